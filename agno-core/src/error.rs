@@ -1,0 +1,26 @@
+//! The crate's error type: what `agent.run(..)` returns as `Err`.
+//!
+//! A run rejected by a hook or failed by its model is not an error here: it is an `Ok(RunOutput)`
+//! whose status is `ERROR`. [`Error`] is for misconfiguration and for infrastructure (storage).
+
+use crate::db::DbError;
+
+/// Errors from building an agent or from the infrastructure a run depends on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The agent (or another component) is misconfigured.
+    #[error("configuration error: {0}")]
+    Config(String),
+    /// Storage failed; the run may not have been saved.
+    #[error("storage error: {0}")]
+    Db(#[from] DbError),
+    /// The session exists and belongs to another user.
+    #[error("session `{session_id}` belongs to another user")]
+    SessionOwnership {
+        /// The session that was asked for.
+        session_id: String,
+    },
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

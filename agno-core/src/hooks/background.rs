@@ -1,0 +1,128 @@
+//! Background hooks: handed, with their own copies of the run's data, to a scheduler that runs
+//! them after the response.
+
+use std::sync::Arc;
+
+use super::{HookContext, HookError, HookStage, SharedHook, call_hook};
+use crate::agent::Agent;
+use crate::run::{RunContext, RunInput, RunOutput};
+use crate::session::Session;
+
+/// Runs the background hooks of a run later (AgentOS: after the response is sent).
+///
+/// Without a scheduler, background hooks run inline, in list order, as agno documents.
+pub trait BackgroundScheduler: Send + Sync + 'static {
+    /// Takes one run's background hooks, in queue order (pre-hooks, then post-hooks, each in list
+    /// order). They should run one after another in that order.
+    fn schedule(&self, hooks: Vec<BackgroundHook>);
+}
+
+/// A hook waiting to run in the background, with its own copies of what it receives.
+///
+/// It owns a copy of `run_input`, `run_output` and `run_context` (only those the hook asks for
+/// are copied, and they are taken when the run has finished, so they show the final data) and
+/// shares the agent and the session read-only. Nothing it does can change the run.
+pub struct BackgroundHook {
+    hook: SharedHook,
+    stage: HookStage,
+    position: usize,
+    run_input: Option<RunInput>,
+    run_output: Option<RunOutput>,
+    run_context: RunContext,
+    agent: Agent,
+    session: Arc<Session>,
+    debug_mode: bool,
+}
+
+impl std::fmt::Debug for BackgroundHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackgroundHook")
+            .field("hook", &self.hook.name())
+            .field("stage", &self.stage)
+            .field("position", &self.position)
+            .field("run_id", &self.run_context.run_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The data a background hook copies from its run.
+pub(crate) struct RunSnapshot<'a> {
+    pub run_input: &'a RunInput,
+    pub run_output: &'a RunOutput,
+    pub run_context: &'a RunContext,
+    pub agent: &'a Agent,
+    pub session: &'a Arc<Session>,
+    pub debug_mode: bool,
+}
+
+impl BackgroundHook {
+    /// Copies what `hook` asks for out of a finished run.
+    pub(crate) fn new(hook: SharedHook, stage: HookStage, position: usize, run: &RunSnapshot<'_>) -> Self {
+        let params = hook.params();
+        let run_input = (stage == HookStage::Pre && params.needs_input()).then(|| run.run_input.clone());
+        let run_output = (stage == HookStage::Post && params.needs_output()).then(|| run.run_output.clone());
+        Self {
+            hook,
+            stage,
+            position,
+            run_input,
+            run_output,
+            run_context: run.run_context.clone(),
+            agent: run.agent.clone(),
+            session: Arc::clone(run.session),
+            debug_mode: run.debug_mode,
+        }
+    }
+
+    /// The hook's name.
+    pub fn hook_name(&self) -> &str {
+        self.hook.name()
+    }
+
+    /// The run this hook belongs to.
+    pub fn run_id(&self) -> &str {
+        &self.run_context.run_id
+    }
+
+    /// Pre or post.
+    pub fn stage(&self) -> HookStage {
+        self.stage
+    }
+
+    /// 1-based position in the agent's pre- or post-hook list.
+    pub fn position(&self) -> usize {
+        self.position
+    }
+
+    /// Runs the hook on its copies. Errors and panics are logged with the run id and the hook's
+    /// name and returned; check errors are only logged (the response has gone already).
+    pub async fn run(mut self) -> Result<(), HookError> {
+        let cx = HookContext::new(
+            self.stage,
+            self.run_input.as_mut(),
+            self.run_output.as_mut(),
+            &self.run_context,
+            &self.agent,
+            &self.session,
+            self.debug_mode,
+        );
+        let result = call_hook(&*self.hook, cx).await;
+        match &result {
+            Ok(()) => tracing::debug!(
+                run_id = %self.run_context.run_id,
+                hook = self.hook.name(),
+                "background hook completed"
+            ),
+            Err(error) => tracing::error!(
+                run_id = %self.run_context.run_id,
+                hook = self.hook.name(),
+                position = self.position,
+                %error,
+                "Background {} #{} execution failed",
+                self.stage.label().to_lowercase(),
+                self.position
+            ),
+        }
+        result
+    }
+}

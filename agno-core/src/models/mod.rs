@@ -1,0 +1,152 @@
+//! Models: the [`Model`] trait every provider implements, the messages sent to it, and the
+//! offline default, [`OfflineModel`].
+
+mod offline;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures_core::Stream;
+use serde::{Deserialize, Serialize};
+
+pub use offline::OfflineModel;
+
+/// A boxed, sendable future (what [`Model`] and async hooks return).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// A boxed, sendable stream (what [`Model::invoke_stream`] returns).
+pub type BoxStream<'a, T> = Pin<Box<dyn Stream<Item = T> + Send + 'a>>;
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The system prompt.
+    System,
+    /// The user.
+    User,
+    /// The model.
+    Assistant,
+}
+
+/// Timings of one message.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MessageMetrics {
+    /// Seconds to the first token of this message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_to_first_token: Option<f64>,
+}
+
+/// One message of a conversation with the model, laid out as agno stores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// A UUID v4.
+    pub id: String,
+    /// The text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// Whether it came from an earlier run.
+    #[serde(default)]
+    pub from_history: bool,
+    /// agno's flag for tool calls; always false here.
+    #[serde(default)]
+    pub stop_after_tool_call: bool,
+    /// Who wrote it.
+    pub role: Role,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Timings (assistant messages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MessageMetrics>,
+}
+
+impl Message {
+    /// A new message with a fresh id.
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            content: Some(content.into()),
+            from_history: false,
+            stop_after_tool_call: false,
+            role,
+            created_at: crate::run::now_unix(),
+            metrics: None,
+        }
+    }
+}
+
+/// What is sent to a model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelRequest {
+    /// The conversation, system message first.
+    pub messages: Vec<Message>,
+}
+
+/// Token counts reported by a model.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Tokens sent.
+    pub input_tokens: Option<u64>,
+    /// Tokens produced.
+    pub output_tokens: Option<u64>,
+}
+
+/// A complete answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelResponse {
+    /// The text.
+    pub content: String,
+    /// Token counts.
+    pub usage: Usage,
+}
+
+/// One item of a streamed answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelChunk {
+    /// A piece of text.
+    Content(String),
+    /// Token counts (usually once, at the end).
+    Usage(Usage),
+}
+
+/// A model call failed; the run ends with status `ERROR` and this message.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ModelError {
+    /// What went wrong, safe to show (never contains a key).
+    pub message: String,
+}
+
+impl ModelError {
+    /// An error with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self { message: message.into() }
+    }
+}
+
+/// A language model. Implementations must be cheap to share: the agent keeps one in an `Arc`.
+pub trait Model: Send + Sync + 'static {
+    /// The model's id (`"gpt-5.2"`, `"offline"`).
+    fn id(&self) -> &str;
+    /// The provider's name (`"OpenAI"`, `"Offline"`).
+    fn provider(&self) -> &str;
+    /// Sends the request and waits for the whole answer.
+    fn invoke<'a>(&'a self, request: &'a ModelRequest) -> BoxFuture<'a, Result<ModelResponse, ModelError>>;
+    /// Sends the request and streams the answer.
+    fn invoke_stream<'a>(&'a self, request: &'a ModelRequest) -> BoxStream<'a, Result<ModelChunk, ModelError>>;
+}
+
+impl<M: Model + ?Sized> Model for Arc<M> {
+    fn id(&self) -> &str {
+        (**self).id()
+    }
+    fn provider(&self) -> &str {
+        (**self).provider()
+    }
+    fn invoke<'a>(&'a self, request: &'a ModelRequest) -> BoxFuture<'a, Result<ModelResponse, ModelError>> {
+        (**self).invoke(request)
+    }
+    fn invoke_stream<'a>(&'a self, request: &'a ModelRequest) -> BoxStream<'a, Result<ModelChunk, ModelError>> {
+        (**self).invoke_stream(request)
+    }
+}

@@ -1,0 +1,99 @@
+//! A session: the runs of one conversation, with its owner and state.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::run::RunOutput;
+
+/// What owns a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionType {
+    /// A single agent's session.
+    Agent,
+    /// A team's session.
+    Team,
+    /// A workflow's session.
+    Workflow,
+}
+
+impl SessionType {
+    /// The stored value (`"agent"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Agent => "agent",
+            Self::Team => "team",
+            Self::Workflow => "workflow",
+        }
+    }
+
+    /// Parses a stored value.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "agent" => Some(Self::Agent),
+            "team" => Some(Self::Team),
+            "workflow" => Some(Self::Workflow),
+            _ => None,
+        }
+    }
+}
+
+/// One conversation: handed to hooks as `session` (its earlier runs, not yet the current one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    /// The session's id.
+    pub session_id: String,
+    /// What owns it.
+    pub session_type: SessionType,
+    /// The agent, for agent sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    /// The owner; a session with an owner is only written for that user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// `{"session_state": {...}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_data: Option<Value>,
+    /// `{"name", "agent_id", "model": {"id", "provider"}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_data: Option<Value>,
+    /// Caller metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
+    /// The session's runs, oldest first (filled when read from storage).
+    #[serde(default)]
+    pub runs: Vec<RunOutput>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+impl Session {
+    /// A new, empty agent session.
+    pub fn new(session_id: impl Into<String>) -> Self {
+        let now = crate::run::now_unix();
+        Self {
+            session_id: session_id.into(),
+            session_type: SessionType::Agent,
+            agent_id: None,
+            user_id: None,
+            session_data: None,
+            agent_data: None,
+            metadata: None,
+            runs: Vec::new(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// The session state stored in `session_data`, if any.
+    pub fn session_state(&self) -> Option<&serde_json::Map<String, Value>> {
+        self.session_data.as_ref()?.get("session_state")?.as_object()
+    }
+
+    /// A run of this session by id.
+    pub fn get_run(&self, run_id: &str) -> Option<&RunOutput> {
+        self.runs.iter().find(|r| r.run_id == run_id)
+    }
+}

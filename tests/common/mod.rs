@@ -1,0 +1,146 @@
+//! Test helpers: a configurable hand-written hook that records what it sees.
+
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+
+use agno::hooks::{BackgroundHook, BackgroundScheduler, Hook, HookCall, HookContext, HookParams};
+use agno::{InputCheckError, OutputCheckError};
+
+/// A shared, ordered log of what hooks did.
+#[derive(Clone, Default)]
+pub struct Log(Arc<Mutex<Vec<String>>>);
+
+impl Log {
+    pub fn push(&self, entry: impl Into<String>) {
+        self.0.lock().unwrap().push(entry.into());
+    }
+    pub fn entries(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// What a [`Probe`] does when called.
+#[derive(Clone)]
+pub enum Action {
+    Record,
+    RecordAsync,
+    Fail,
+    Panic,
+    PanicAsync,
+    RejectInput(&'static str),
+    RejectOutput(&'static str),
+    SetInput(&'static str),
+    SetOutput(&'static str),
+}
+
+/// A hook that logs `<name>` (plus what it saw) and then does its action.
+pub struct Probe {
+    pub name: &'static str,
+    pub params: HookParams,
+    pub background: bool,
+    pub guardrail: bool,
+    pub action: Action,
+    pub log: Log,
+}
+
+impl Probe {
+    pub fn new(name: &'static str, log: &Log) -> Self {
+        Self {
+            name,
+            params: HookParams::RUN_CONTEXT,
+            background: false,
+            guardrail: false,
+            action: Action::Record,
+            log: log.clone(),
+        }
+    }
+    pub fn params(mut self, params: HookParams) -> Self {
+        self.params = params;
+        self
+    }
+    pub fn background(mut self) -> Self {
+        self.background = true;
+        self
+    }
+    pub fn guardrail(mut self) -> Self {
+        self.guardrail = true;
+        self
+    }
+    pub fn action(mut self, action: Action) -> Self {
+        self.action = action;
+        self
+    }
+}
+
+impl Hook for Probe {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn params(&self) -> HookParams {
+        self.params
+    }
+    fn run_in_background(&self) -> bool {
+        self.background
+    }
+    fn is_guardrail(&self) -> bool {
+        self.guardrail
+    }
+    fn call<'a>(&'a self, cx: HookContext<'a>) -> HookCall<'a> {
+        let mut seen = self.name.to_owned();
+        if let Some(input) = cx.run_input.as_deref() {
+            seen.push_str(&format!(" input={}", input.input_content));
+        }
+        if let Some(output) = cx.run_output.as_deref() {
+            seen.push_str(&format!(" status={} content={}", output.status, output.content.as_deref().unwrap_or("-")));
+        }
+        self.log.push(seen);
+        match self.action.clone() {
+            Action::Record => HookCall::Done(Ok(())),
+            Action::RecordAsync => {
+                let log = self.log.clone();
+                let name = self.name;
+                HookCall::pending(async move {
+                    tokio::task::yield_now().await;
+                    log.push(format!("{name} after await"));
+                })
+            }
+            Action::Fail => HookCall::done(Err::<(), _>("deliberate failure")),
+            Action::Panic => panic!("deliberate panic in {}", self.name),
+            Action::PanicAsync => HookCall::pending(async move {
+                tokio::task::yield_now().await;
+                panic!("deliberate async panic");
+            }),
+            Action::RejectInput(msg) => HookCall::done(Err::<(), _>(InputCheckError::new(msg))),
+            Action::RejectOutput(msg) => HookCall::done(Err::<(), _>(OutputCheckError::new(msg))),
+            Action::SetInput(text) => {
+                if let Some(input) = cx.run_input {
+                    input.input_content = text.into();
+                }
+                HookCall::Done(Ok(()))
+            }
+            Action::SetOutput(text) => {
+                if let Some(output) = cx.run_output {
+                    output.content = Some(text.to_owned());
+                }
+                HookCall::Done(Ok(()))
+            }
+        }
+    }
+}
+
+/// A scheduler that keeps the jobs it is given, to run them when the test says.
+#[derive(Default)]
+pub struct Collect(pub Mutex<Vec<BackgroundHook>>);
+
+impl BackgroundScheduler for Collect {
+    fn schedule(&self, hooks: Vec<BackgroundHook>) {
+        self.0.lock().unwrap().extend(hooks);
+    }
+}
+
+impl Collect {
+    pub fn take(&self) -> Vec<BackgroundHook> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}

@@ -1,0 +1,90 @@
+//! Runs stored in a real SQLite file: round trip through the pipeline, and 200 concurrent runs
+//! through two connections that lose nothing.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use agno::db::{Db, SessionQuery, SqliteDb};
+use agno::prelude::*;
+
+#[tokio::test]
+async fn a_run_round_trips_through_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tmp").join("agent.db");
+    let agent = Agent::builder()
+        .name("Store Agent")
+        .instructions("Be brief.")
+        .db(SqliteDb::new(&path).unwrap())
+        .store_events(true)
+        .build()
+        .unwrap();
+    let first = agent.run("hello").session_id("s1").user_id("u1").await.unwrap();
+    let mut stream = agent.run("again").session_id("s1").user_id("u1").stream();
+    while let Some(event) = stream.next().await {
+        event.unwrap();
+    }
+    let second = stream.into_output().unwrap();
+
+    // A separate connection sees exactly what the runs returned.
+    let reader = SqliteDb::new(&path).unwrap();
+    let session = reader.get_session("s1").unwrap().expect("session stored");
+    assert_eq!(session.user_id.as_deref(), Some("u1"));
+    assert_eq!(session.agent_id.as_deref(), Some("store-agent"));
+    assert_eq!(session.agent_data.as_ref().unwrap()["model"]["id"], "offline");
+    assert_eq!(session.runs, vec![first.clone(), second.clone()]);
+    assert!(second.events.as_ref().is_some_and(|e| e.iter().all(|e| e.name() != "RunContent")));
+    assert_eq!(reader.get_run(&first.run_id).unwrap().unwrap(), first);
+    let listed = reader.list_sessions(&SessionQuery { user_id: Some("u1".into()), ..Default::default() }).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(reader.delete_session("s1").unwrap());
+    assert!(reader.get_run(&first.run_id).unwrap().is_none());
+}
+
+async fn run_many(agent: Agent, from: usize, to: usize) -> Vec<RunOutput> {
+    let tasks: Vec<_> = (from..to)
+        .map(|i| {
+            let agent = agent.clone();
+            tokio::spawn(async move {
+                agent.run(format!("message {i}")).session_id(format!("session-{}", i % 10)).await
+            })
+        })
+        .collect();
+    let mut outputs = Vec::new();
+    for task in tasks {
+        outputs.push(task.await.expect("task").expect("run stored"));
+    }
+    outputs
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_concurrent_runs_on_one_file_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.db");
+    // Two agents, each with its own connection to the same file.
+    let a = Agent::builder().id("agent").db(SqliteDb::new(&path).unwrap()).build().unwrap();
+    let b = Agent::builder().id("agent").db(Arc::new(SqliteDb::new(&path).unwrap())).build().unwrap();
+    let (left, right) = tokio::join!(run_many(a, 0, 100), run_many(b, 100, 200));
+    let outputs: Vec<RunOutput> = left.into_iter().chain(right).collect();
+    assert_eq!(outputs.len(), 200);
+    assert!(outputs.iter().all(|o| o.status == RunStatus::Completed));
+
+    let reader = SqliteDb::new(&path).unwrap();
+    let mut stored_ids = HashSet::new();
+    let mut per_session = BTreeMap::new();
+    for s in 0..10 {
+        let session = reader.get_session(&format!("session-{s}")).unwrap().expect("session");
+        per_session.insert(s, session.runs.len());
+        for run in session.runs {
+            assert_eq!(run.session_id, format!("session-{s}"));
+            stored_ids.insert(run.run_id);
+        }
+    }
+    assert_eq!(per_session.values().sum::<usize>(), 200, "{per_session:?}");
+    assert!(per_session.values().all(|n| *n == 20), "{per_session:?}");
+    let returned: HashSet<String> = outputs.iter().map(|o| o.run_id.clone()).collect();
+    assert_eq!(stored_ids, returned);
+    for out in &outputs {
+        let stored = reader.get_run(&out.run_id).unwrap().expect("every run is stored");
+        assert_eq!(&stored, out);
+    }
+}
