@@ -56,8 +56,7 @@ fn per_run(c: &mut Criterion) {
     let mut group = c.benchmark_group("run");
     let no_hooks = agent(|b| b);
     let three = agent(|b| b.pre_hook(log_request).post_hook(log_analytics).post_hook(send_notification));
-    let three_async =
-        agent(|b| b.pre_hook(log_request).post_hook(log_analytics).post_hook(send_notification_async));
+    let three_async = agent(|b| b.pre_hook(log_request).post_hook(log_analytics).post_hook(send_notification_async));
     let ten = agent(|b| (0..10).fold(b, |b, _| b.post_hook(send_notification)));
     for (name, agent) in
         [("no_hooks", &no_hooks), ("3_hooks", &three), ("3_hooks_one_async", &three_async), ("10_hooks", &ten)]
@@ -73,9 +72,7 @@ fn hook_call(c: &mut Criterion) {
         Ok(output) => output,
         Err(e) => panic!("{e}"),
     };
-    c.bench_function("hook_call/direct", |b| {
-        b.iter(|| send_notification::func(black_box(&output), black_box(&agent)))
-    });
+    c.bench_function("hook_call/direct", |b| b.iter(|| send_notification::func(black_box(&output), black_box(&agent))));
 }
 
 criterion_group! {

@@ -5,9 +5,10 @@ mod common;
 use std::sync::Arc;
 
 use agno::db::{Db, InMemoryDb};
-use agno::hooks::{BackgroundMode, HookParams};
+use agno::hooks::HookParams;
 use agno::models::{BoxFuture, BoxStream, Model, ModelChunk, ModelError, ModelRequest, ModelResponse, Role};
 use agno::prelude::*;
+use agno::run::BackgroundMode;
 use agno::run::RunStream;
 use common::{Action, Collect, Log, Probe};
 
@@ -205,6 +206,7 @@ async fn stream_events_follow_agnos_async_order() {
         "RunContent",
         "RunContent",
         "RunContent",
+        "RunContent",
         "ModelRequestCompleted",
         "RunContentCompleted",
         "PostHookStarted",
@@ -286,10 +288,8 @@ async fn per_hook_background_hands_copies_to_the_scheduler() {
         )
         .build()
         .unwrap();
-    let (events, out) = drain(
-        agent.run("secret").background(BackgroundMode::per_hook(scheduler.clone() as Arc<_>)).stream(),
-    )
-    .await;
+    let (events, out) =
+        drain(agent.run("secret").background(BackgroundMode::per_hook(scheduler.clone() as Arc<_>)).stream()).await;
     assert_eq!(log.entries(), ["mask input=secret", "fg_post"], "background hooks wait for the scheduler");
     assert!(
         !events.iter().any(|e| matches!(&e.kind,
@@ -305,10 +305,7 @@ async fn per_hook_background_hands_copies_to_the_scheduler() {
     }
     assert_eq!(
         log.entries()[2..],
-        [
-            "bg_pre input=masked".to_owned(),
-            "bg_post status=COMPLETED content=You said: \"masked\"".to_owned()
-        ],
+        ["bg_pre input=masked".to_owned(), "bg_post status=COMPLETED content=You said: \"masked\"".to_owned()],
         "copies are taken when the run has finished: masked input, final status"
     );
     assert_eq!(out.content.as_deref(), Some("You said: \"masked\""), "the copy's change did not reach the run");

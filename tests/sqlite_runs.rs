@@ -44,9 +44,9 @@ async fn run_many(agent: Agent, from: usize, to: usize) -> Vec<RunOutput> {
     let tasks: Vec<_> = (from..to)
         .map(|i| {
             let agent = agent.clone();
-            tokio::spawn(async move {
-                agent.run(format!("message {i}")).session_id(format!("session-{}", i % 10)).await
-            })
+            tokio::spawn(
+                async move { agent.run(format!("message {i}")).session_id(format!("session-{}", i % 10)).await },
+            )
         })
         .collect();
     let mut outputs = Vec::new();

@@ -88,10 +88,10 @@ impl Hook for Probe {
     }
     fn call<'a>(&'a self, cx: HookContext<'a>) -> HookCall<'a> {
         let mut seen = self.name.to_owned();
-        if let Some(input) = cx.run_input.as_deref() {
+        if let Some(input) = cx.run_input.as_deref().filter(|_| self.params.needs_input()) {
             seen.push_str(&format!(" input={}", input.input_content));
         }
-        if let Some(output) = cx.run_output.as_deref() {
+        if let Some(output) = cx.run_output.as_deref().filter(|_| self.params.needs_output()) {
             seen.push_str(&format!(" status={} content={}", output.status, output.content.as_deref().unwrap_or("-")));
         }
         self.log.push(seen);
@@ -109,7 +109,9 @@ impl Hook for Probe {
             Action::Panic => panic!("deliberate panic in {}", self.name),
             Action::PanicAsync => HookCall::pending(async move {
                 tokio::task::yield_now().await;
-                panic!("deliberate async panic");
+                if std::hint::black_box(true) {
+                    panic!("deliberate async panic");
+                }
             }),
             Action::RejectInput(msg) => HookCall::done(Err::<(), _>(InputCheckError::new(msg))),
             Action::RejectOutput(msg) => HookCall::done(Err::<(), _>(OutputCheckError::new(msg))),

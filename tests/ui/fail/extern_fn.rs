@@ -1,0 +1,8 @@
+#![allow(unused)]
+
+use agno::prelude::*;
+
+#[hook]
+extern "C" fn log_request(debug_mode: bool) {}
+
+fn main() {}

@@ -1,0 +1,8 @@
+#![allow(unused)]
+
+use agno::prelude::*;
+
+#[hook]
+fn log_request(foo: &RunInput) {}
+
+fn main() {}

@@ -1,0 +1,8 @@
+#![allow(unused)]
+
+use agno::prelude::*;
+
+#[hook]
+fn log_request(_: &RunInput) {}
+
+fn main() {}

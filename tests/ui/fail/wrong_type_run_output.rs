@@ -1,0 +1,8 @@
+#![allow(unused)]
+
+use agno::prelude::*;
+
+#[hook]
+async fn log_analytics(run_output: &RunInput, session: Session) {}
+
+fn main() {}
