@@ -33,3 +33,8 @@ pub mod prelude {
     pub use agno_core::prelude::*;
     pub use agno_macros::hook;
 }
+
+/// The README's examples, compiled as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
