@@ -58,7 +58,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .post_hooks(hooks![validate_output, log_analytics, send_notification])
         .markdown(true)
         .build()?;
-    println!("Model: {} ({}), offline: no network, no key\n", agent.model().id(), agent.model().provider());
+    println!("Model: {} ({}), offline: no network, no key", agent.model().id(), agent.model().provider());
+    for hook in agno::registry::hooks() {
+        println!("registered hook: {}::{} (background: {})", hook.module_path, hook.name, hook.run_in_background);
+    }
+    println!();
 
     println!("== Run 1: Hello, how are you?");
     let output = agent.run("Hello, how are you?").user_id("demo-user").await?;

@@ -213,8 +213,15 @@ impl IntoHook for SharedHook {
 
 /// Builds a `Vec` of hooks of different types, for `pre_hooks` / `post_hooks`.
 ///
-/// ```ignore
-/// Agent::builder().pre_hooks(hooks![log_request, PromptInjectionGuardrail::new()])
+/// ```
+/// use agno_core::guardrails::{PIIDetectionGuardrail, PromptInjectionGuardrail};
+/// use agno_core::{Agent, hooks};
+///
+/// let agent = Agent::builder()
+///     .pre_hooks(hooks![PromptInjectionGuardrail::new(), PIIDetectionGuardrail::new().mask_pii(true)])
+///     .build()?;
+/// assert_eq!(agent.pre_hooks().len(), 2);
+/// # Ok::<(), agno_core::Error>(())
 /// ```
 #[macro_export]
 macro_rules! hooks {
