@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::hooks::{HookStage, IntoHook, SharedHook};
+use crate::hooks::{HookParams, HookStage, IntoHook, SharedHook};
 use crate::models::{Model, OfflineModel};
 use crate::run::{RunBuilder, RunInput};
+use crate::tasks::{TaskBackend, default_backend};
 
 /// The line agno adds to the system message when `markdown` is on.
 pub const MARKDOWN_INSTRUCTION: &str = "Use markdown to format your answers.";
@@ -42,6 +43,8 @@ struct AgentInner {
     post_hooks: Vec<SharedHook>,
     debug_mode: bool,
     store_events: bool,
+    tasks_backend: Option<Arc<dyn TaskBackend>>,
+    needs_tasks: bool,
 }
 
 impl fmt::Debug for Agent {
@@ -118,6 +121,16 @@ impl Agent {
         self.inner.store_events
     }
 
+    /// The backend `tasks` hook parameters use ([`default_backend`] unless set).
+    pub fn tasks_backend(&self) -> Arc<dyn TaskBackend> {
+        self.inner.tasks_backend.clone().unwrap_or_else(default_backend)
+    }
+
+    /// Whether a hook of this agent takes `tasks`.
+    pub(crate) fn needs_tasks(&self) -> bool {
+        self.inner.needs_tasks
+    }
+
     /// Starts a run. Await the result for the [`RunOutput`](crate::run::RunOutput), or call
     /// `.stream()` for the events; set `.session_id(..)`, `.user_id(..)`, `.metadata(..)` first.
     pub fn run(&self, input: impl Into<RunInput>) -> RunBuilder {
@@ -139,6 +152,7 @@ pub struct AgentBuilder {
     post_hooks: Vec<SharedHook>,
     debug_mode: bool,
     store_events: bool,
+    tasks_backend: Option<Arc<dyn TaskBackend>>,
 }
 
 impl AgentBuilder {
@@ -215,6 +229,13 @@ impl AgentBuilder {
         self
     }
 
+    /// Sets the backend behind hooks' `tasks` parameter (default: one in-process backend shared
+    /// by the whole program).
+    pub fn tasks_backend(mut self, backend: Arc<dyn TaskBackend>) -> Self {
+        self.tasks_backend = Some(backend);
+        self
+    }
+
     /// Checks the configuration and builds the agent.
     ///
     /// Errors (all reported at once): an empty id, a pre-hook that asks for `run_output` (it
@@ -235,6 +256,7 @@ impl AgentBuilder {
             return Err(Error::Config(format!("agent `{id}`: {}", problems.join("; "))));
         }
         let system_message = system_message(&self.instructions, self.markdown);
+        let needs_tasks = self.pre_hooks.iter().chain(&self.post_hooks).any(|h| h.params().contains(HookParams::TASKS));
         Ok(Agent {
             inner: Arc::new(AgentInner {
                 id,
@@ -248,6 +270,8 @@ impl AgentBuilder {
                 post_hooks: self.post_hooks,
                 debug_mode: self.debug_mode,
                 store_events: self.store_events,
+                tasks_backend: self.tasks_backend,
+                needs_tasks,
             }),
         })
     }

@@ -26,9 +26,11 @@ pub mod error;
 pub mod guardrails;
 pub mod hooks;
 pub mod models;
+mod panic;
 pub mod registry;
 pub mod run;
 pub mod session;
+pub mod tasks;
 
 pub use agent::{Agent, AgentBuilder};
 pub use checks::{CheckTrigger, InputCheckError, OutputCheckError};
@@ -44,6 +46,7 @@ pub mod prelude {
     pub use crate::hooks;
     pub use crate::run::{RunContext, RunEvent, RunEventKind, RunInput, RunOutput, RunStatus};
     pub use crate::session::Session;
+    pub use crate::tasks::{TaskStatus, Tasks};
 }
 
 /// Items the macros' generated code uses. Not a public API: it may change in any release.

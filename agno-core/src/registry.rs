@@ -21,7 +21,7 @@ pub enum Kind {
 }
 
 /// A const description of one `#[hook]` or `#[task]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy)]
 pub struct Descriptor {
     /// Hook or task.
     pub kind: Kind,
@@ -35,17 +35,39 @@ pub struct Descriptor {
     pub ttl_secs: u64,
     /// Scheduling priority, higher first (tasks).
     pub priority: i64,
+    /// Runs the task from serialised arguments, so a persisted task can be resumed by name
+    /// (tasks written with `#[task]`).
+    pub resume: Option<Resume>,
 }
+
+/// Builds a task's work from its serialised arguments.
+pub type Resume = fn(serde_json::Value) -> Result<crate::tasks::Work, crate::tasks::TaskError>;
 
 impl Descriptor {
     /// A hook's descriptor.
     pub const fn hook(name: &'static str, module_path: &'static str, run_in_background: bool) -> Self {
-        Self { kind: Kind::Hook, name, module_path, run_in_background, ttl_secs: 0, priority: 0 }
+        Self { kind: Kind::Hook, name, module_path, run_in_background, ttl_secs: 0, priority: 0, resume: None }
     }
 
     /// A task's descriptor.
     pub const fn task(name: &'static str, module_path: &'static str, ttl_secs: u64, priority: i64) -> Self {
-        Self { kind: Kind::Task, name, module_path, run_in_background: false, ttl_secs, priority }
+        Self { kind: Kind::Task, name, module_path, run_in_background: false, ttl_secs, priority, resume: None }
+    }
+
+    /// A task's descriptor with the function that resumes it from stored arguments.
+    pub const fn resumable_task(
+        name: &'static str,
+        module_path: &'static str,
+        ttl_secs: u64,
+        priority: i64,
+        resume: Resume,
+    ) -> Self {
+        Self { kind: Kind::Task, name, module_path, run_in_background: false, ttl_secs, priority, resume: Some(resume) }
+    }
+
+    /// The identity used to compare descriptors (the function pointer is left out).
+    fn identity(&self) -> (Kind, &'static str, &'static str) {
+        (self.kind, self.module_path, self.name)
     }
 }
 
@@ -57,7 +79,7 @@ static EXPLICIT: Mutex<Vec<&'static Descriptor>> = Mutex::new(Vec::new());
 /// Registering one that is already known has no effect.
 pub fn register(descriptor: &'static Descriptor) {
     let mut explicit = EXPLICIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if !explicit.iter().any(|d| **d == *descriptor) {
+    if !explicit.iter().any(|d| d.identity() == descriptor.identity()) {
         explicit.push(descriptor);
     }
 }
@@ -66,14 +88,19 @@ pub fn register(descriptor: &'static Descriptor) {
 pub fn descriptors() -> Vec<&'static Descriptor> {
     let explicit = EXPLICIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
     let mut all: Vec<&'static Descriptor> = inventory::iter::<Descriptor>.into_iter().chain(explicit).collect();
-    all.sort_by_key(|d| (d.kind, d.module_path, d.name));
-    all.dedup_by(|a, b| a == b);
+    all.sort_by_key(|d| d.identity());
+    all.dedup_by(|a, b| a.identity() == b.identity());
     all
 }
 
 /// Every registered hook.
 pub fn hooks() -> Vec<&'static Descriptor> {
     descriptors().into_iter().filter(|d| d.kind == Kind::Hook).collect()
+}
+
+/// The registered task with this name that can be resumed from stored arguments.
+pub fn resumable(name: &str) -> Option<Resume> {
+    descriptors().into_iter().find(|d| d.kind == Kind::Task && d.name == name).and_then(|d| d.resume)
 }
 
 /// Every registered task.

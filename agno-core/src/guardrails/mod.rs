@@ -51,7 +51,7 @@ pub(crate) mod test_support {
         let agent = Agent::builder().build().unwrap();
         let session = Session::new("s");
         let run_context = RunContext::default();
-        let cx = HookContext::new(HookStage::Pre, Some(input), None, &run_context, &agent, &session, false);
+        let cx = HookContext::new(HookStage::Pre, Some(input), None, &run_context, &agent, &session, false, None);
         match g.call(cx) {
             HookCall::Done(result) => result,
             HookCall::Pending(_) => panic!("a guardrail must finish synchronously"),
@@ -63,7 +63,7 @@ pub(crate) mod test_support {
         let agent = Agent::builder().build().unwrap();
         let session = Session::new("s");
         let run_context = RunContext::default();
-        let cx = HookContext::new(HookStage::Post, None, None, &run_context, &agent, &session, false);
+        let cx = HookContext::new(HookStage::Post, None, None, &run_context, &agent, &session, false, None);
         match g.call(cx) {
             HookCall::Done(result) => result,
             HookCall::Pending(_) => panic!("a guardrail must finish synchronously"),

@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
-use super::{HookContext, HookError, HookStage, SharedHook, call_hook};
+use super::{HookContext, HookError, HookParams, HookStage, SharedHook, call_hook};
 use crate::agent::Agent;
 use crate::run::{RunContext, RunInput, RunOutput};
 use crate::session::Session;
+use crate::tasks::Tasks;
 
 /// Runs the background hooks of a run later (AgentOS: after the response is sent).
 ///
@@ -32,6 +33,7 @@ pub struct BackgroundHook {
     agent: Agent,
     session: Arc<Session>,
     debug_mode: bool,
+    tasks: Option<Tasks>,
 }
 
 impl std::fmt::Debug for BackgroundHook {
@@ -53,6 +55,7 @@ pub(crate) struct RunSnapshot<'a> {
     pub agent: &'a Agent,
     pub session: &'a Arc<Session>,
     pub debug_mode: bool,
+    pub tasks: Option<&'a Tasks>,
 }
 
 impl BackgroundHook {
@@ -71,6 +74,7 @@ impl BackgroundHook {
             agent: run.agent.clone(),
             session: Arc::clone(run.session),
             debug_mode: run.debug_mode,
+            tasks: params.contains(HookParams::TASKS).then(|| run.tasks.cloned()).flatten(),
         }
     }
 
@@ -105,6 +109,7 @@ impl BackgroundHook {
             &self.agent,
             &self.session,
             self.debug_mode,
+            self.tasks.as_ref(),
         );
         let result = call_hook(&*self.hook, cx).await;
         match &result {

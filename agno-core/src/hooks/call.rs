@@ -3,12 +3,11 @@
 use std::error::Error as StdError;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use super::{Hook, HookContext};
 use crate::checks::{InputCheckError, OutputCheckError};
 use crate::models::BoxFuture;
+use crate::panic::{CatchPanic, panic_message};
 
 /// Why a hook call did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -105,32 +104,7 @@ pub(crate) async fn call_hook(hook: &dyn Hook, cx: HookContext<'_>) -> Result<()
     match catch_unwind(AssertUnwindSafe(|| hook.call(cx))) {
         Err(panic) => Err(HookError::Panicked(panic_message(panic))),
         Ok(HookCall::Done(result)) => result,
-        Ok(HookCall::Pending(future)) => CatchPanic(future).await,
-    }
-}
-
-/// The text of a panic payload.
-pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    match payload.downcast::<String>() {
-        Ok(s) => *s,
-        Err(payload) => match payload.downcast::<&'static str>() {
-            Ok(s) => (*s).to_owned(),
-            Err(_) => "non-string panic payload".to_owned(),
-        },
-    }
-}
-
-/// Polls a boxed hook future, turning a panic into an error.
-struct CatchPanic<'a>(BoxFuture<'a, Result<(), HookError>>);
-
-impl Future for CatchPanic<'_> {
-    type Output = Result<(), HookError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match catch_unwind(AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
-            Ok(poll) => poll,
-            Err(panic) => Poll::Ready(Err(HookError::Panicked(panic_message(panic)))),
-        }
+        Ok(HookCall::Pending(future)) => CatchPanic(future).await.unwrap_or_else(|m| Err(HookError::Panicked(m))),
     }
 }
 
@@ -149,12 +123,5 @@ mod tests {
         let r: Result<(), &str> = Err("plain");
         assert!(matches!(r.into_hook_result(), Err(HookError::Failed(e)) if e.to_string() == "plain"));
         assert!(().into_hook_result().is_ok());
-    }
-
-    #[test]
-    fn panic_messages_are_kept() {
-        assert_eq!(panic_message(Box::new("static")), "static");
-        assert_eq!(panic_message(Box::new(String::from("owned"))), "owned");
-        assert_eq!(panic_message(Box::new(3_u8)), "non-string panic payload");
     }
 }

@@ -26,6 +26,7 @@ pub use call::{HookCall, HookError, IntoHookResult};
 use crate::agent::Agent;
 use crate::run::{RunContext, RunInput, RunOutput};
 use crate::session::Session;
+use crate::tasks::Tasks;
 
 /// Whether a hook runs before or after the model call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -73,6 +74,8 @@ impl HookParams {
     pub const METADATA: Self = Self(1 << 8);
     /// `debug_mode: bool`.
     pub const DEBUG_MODE: Self = Self(1 << 9);
+    /// `tasks: &Tasks` (the run's session).
+    pub const TASKS: Self = Self(1 << 10);
 
     /// Both sets (usable in `const` items, which `|` is not).
     pub const fn union(self, other: Self) -> Self {
@@ -129,9 +132,12 @@ pub struct HookContext<'a> {
     pub session: &'a Session,
     /// The run's debug flag (or the agent's).
     pub debug_mode: bool,
+    /// The task handle of the run's session (present when a hook of the agent asks for it).
+    pub tasks: Option<&'a Tasks>,
 }
 
 impl<'a> HookContext<'a> {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         stage: HookStage,
         run_input: Option<&'a mut RunInput>,
@@ -140,8 +146,9 @@ impl<'a> HookContext<'a> {
         agent: &'a Agent,
         session: &'a Session,
         debug_mode: bool,
+        tasks: Option<&'a Tasks>,
     ) -> Self {
-        Self { stage, run_input, run_output, run_context, agent, session, debug_mode }
+        Self { stage, run_input, run_output, run_context, agent, session, debug_mode, tasks }
     }
 }
 

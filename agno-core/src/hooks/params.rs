@@ -15,6 +15,7 @@
 //! | `user_id` | `Option<&str>` |
 //! | `metadata` | `Option<&serde_json::Value>` (always an object) or `Option<&serde_json::Map<String, Value>>` |
 //! | `debug_mode` | `bool` |
+//! | `tasks` | `&Tasks` |
 
 use serde_json::{Map, Value};
 
@@ -22,6 +23,7 @@ use super::HookParams;
 use crate::agent::Agent;
 use crate::run::{RunContext, RunInput, RunOutput};
 use crate::session::Session;
+use crate::tasks::Tasks;
 
 /// Types a `run_input` parameter may have.
 #[diagnostic::on_unimplemented(
@@ -184,5 +186,21 @@ impl FromDebugMode for bool {
     const PARAM: HookParams = HookParams::DEBUG_MODE;
     fn from_debug_mode(debug_mode: bool) -> Self {
         debug_mode
+    }
+}
+
+/// Types a `tasks` parameter may have.
+#[diagnostic::on_unimplemented(message = "`tasks` must be `&Tasks`, not `{Self}`", label = "expected `&Tasks`")]
+pub trait FromTasks<'a>: Sized {
+    /// What the hook receives.
+    const PARAM: HookParams;
+    /// Converts.
+    fn from_tasks(tasks: &'a Tasks) -> Self;
+}
+
+impl<'a> FromTasks<'a> for &'a Tasks {
+    const PARAM: HookParams = HookParams::TASKS;
+    fn from_tasks(tasks: &'a Tasks) -> Self {
+        tasks
     }
 }

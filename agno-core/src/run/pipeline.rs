@@ -29,6 +29,7 @@ use crate::hooks::{
 };
 use crate::models::{BoxFuture, Message, MessageMetrics, ModelChunk, ModelError, ModelRequest, Role};
 use crate::session::Session;
+use crate::tasks::Tasks;
 
 /// Where background hooks go: inline (the default), or to a scheduler.
 #[derive(Clone, Default)]
@@ -250,6 +251,7 @@ struct Phase<'a> {
     session: &'a Session,
     debug_mode: bool,
     mode: &'a BackgroundMode,
+    tasks: Option<&'a Tasks>,
     emitter: &'a mut Emitter,
     background: &'a mut Vec<(SharedHook, HookStage, usize)>,
 }
@@ -288,6 +290,7 @@ async fn run_hooks(
             phase.agent,
             phase.session,
             phase.debug_mode,
+            phase.tasks,
         );
         match call_hook(&**hook, cx).await {
             Ok(()) => {
@@ -476,6 +479,7 @@ pub(crate) async fn execute(run: RunBuilder, sink: Option<EventSink>) -> Result<
         model_provider: model.provider().to_owned(),
     });
 
+    let tasks = agent.needs_tasks().then(|| Tasks::new(agent.tasks_backend(), run_context.session_id.as_str()));
     let mut background = Vec::new();
     let mut input = input;
     let mut phase = Phase {
@@ -484,6 +488,7 @@ pub(crate) async fn execute(run: RunBuilder, sink: Option<EventSink>) -> Result<
         session: &session,
         debug_mode,
         mode: &mode,
+        tasks: tasks.as_ref(),
         emitter: &mut emitter,
         background: &mut background,
     };
@@ -547,6 +552,7 @@ pub(crate) async fn execute(run: RunBuilder, sink: Option<EventSink>) -> Result<
             agent: &agent,
             session: &session,
             debug_mode,
+            tasks: tasks.as_ref(),
         };
         let jobs = background
             .into_iter()

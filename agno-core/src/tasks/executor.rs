@@ -1,0 +1,225 @@
+//! The worker pool shared by the running backends: a priority queue of jobs, at most
+//! `max_workers` running at once; blocking work on the pool's own threads, async work spawned on
+//! the tokio runtime.
+
+use std::cmp::Ordering as CmpOrdering;
+use std::collections::BinaryHeap;
+use std::future::Future as _;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use serde_json::Value;
+use tokio::runtime::Handle;
+
+use super::backend::Work;
+use super::store::{Start, Ticket};
+use super::{TaskError, TaskErrorKind};
+use crate::panic::{CatchPanic, panic_message};
+
+/// The default number of tasks that run at once (fasthooks' pool size).
+pub const DEFAULT_MAX_WORKERS: usize = 4;
+
+/// Where the pool records that a job starts and how it ended.
+pub(crate) trait RunStore: Send + Sync + 'static {
+    /// Moves a pending job to running, or says to skip it (cancelled or replaced meanwhile).
+    fn start(&self, ticket: &Ticket, is_async: bool) -> Start;
+    /// Records the outcome of a job.
+    fn finish(&self, ticket: &Ticket, outcome: Result<Value, TaskError>);
+}
+
+/// The worker pool.
+pub(crate) struct Executor {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    store: Arc<dyn RunStore>,
+    pool: Mutex<Pool>,
+    wake: Condvar,
+    max_workers: usize,
+}
+
+#[derive(Default)]
+struct Pool {
+    queue: BinaryHeap<Queued>,
+    running: usize,
+    threads: usize,
+    idle: usize,
+    closed: bool,
+}
+
+struct Queued {
+    priority: i64,
+    ticket: Ticket,
+    work: Work,
+    runtime: Option<Handle>,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == CmpOrdering::Equal
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Queued {
+    /// Higher priority first, then the earlier submission.
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        self.priority.cmp(&other.priority).then_with(|| other.ticket.seq.cmp(&self.ticket.seq))
+    }
+}
+
+impl Shared {
+    fn pool(&self) -> MutexGuard<'_, Pool> {
+        self.pool.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A worker slot was freed: let a waiting worker take the next job.
+    fn release(&self) {
+        let mut pool = self.pool();
+        pool.running = pool.running.saturating_sub(1);
+        if !pool.queue.is_empty() {
+            self.wake.notify_one();
+        }
+    }
+}
+
+impl Executor {
+    /// A pool running at most `max_workers` jobs at once (at least 1).
+    pub(crate) fn new(store: Arc<dyn RunStore>, max_workers: usize) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                store,
+                pool: Mutex::default(),
+                wake: Condvar::new(),
+                max_workers: max_workers.max(1),
+            }),
+        }
+    }
+
+    /// How many jobs may run at once.
+    pub(crate) fn max_workers(&self) -> usize {
+        self.shared.max_workers
+    }
+
+    /// Queues a job; async work runs on `runtime`.
+    pub(crate) fn enqueue(&self, ticket: Ticket, priority: i64, work: Work, runtime: Option<Handle>) {
+        let shared = &self.shared;
+        let mut pool = shared.pool();
+        pool.queue.push(Queued { priority, ticket, work, runtime });
+        if pool.idle > 0 {
+            shared.wake.notify_one();
+            return;
+        }
+        if pool.threads >= shared.max_workers {
+            return;
+        }
+        let worker_shared = Arc::clone(shared);
+        match std::thread::Builder::new().name("agno-task-worker".into()).spawn(move || worker(worker_shared)) {
+            Ok(_) => pool.threads += 1,
+            Err(e) if pool.threads == 0 => {
+                // No thread to run anything: fail the job rather than leave it pending.
+                let job = pool.queue.pop();
+                drop(pool);
+                tracing::error!(error = %e, "cannot start a task worker thread");
+                if let Some(job) = job
+                    && let Start::Run(_) = shared.store.start(&job.ticket, false)
+                {
+                    let error = TaskError::new(TaskErrorKind::Lost, format!("cannot start a worker thread: {e}"));
+                    shared.store.finish(&job.ticket, Err(error));
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot start another task worker thread"),
+        }
+    }
+}
+
+impl Drop for Executor {
+    fn drop(&mut self) {
+        let mut pool = self.shared.pool();
+        pool.closed = true;
+        let dropped = pool.queue.len();
+        pool.queue.clear();
+        drop(pool);
+        self.shared.wake.notify_all();
+        if dropped > 0 {
+            tracing::warn!(dropped, "task backend dropped with queued tasks; they will not run here");
+        }
+    }
+}
+
+/// A worker thread: takes the highest-priority job while fewer than `max_workers` run.
+fn worker(shared: Arc<Shared>) {
+    loop {
+        let job = {
+            let mut pool = shared.pool();
+            loop {
+                if pool.closed {
+                    pool.threads -= 1;
+                    return;
+                }
+                if pool.running < shared.max_workers
+                    && let Some(job) = pool.queue.pop()
+                {
+                    pool.running += 1;
+                    break job;
+                }
+                pool.idle += 1;
+                pool = shared.wake.wait(pool).unwrap_or_else(|poisoned| poisoned.into_inner());
+                pool.idle -= 1;
+            }
+        };
+        run(&shared, job);
+    }
+}
+
+/// Runs one job: blocking work on this thread, async work spawned on the runtime.
+fn run(shared: &Arc<Shared>, job: Queued) {
+    let Queued { ticket, work, runtime, .. } = job;
+    match work {
+        Work::Blocking(work) => {
+            if let Start::Run(_) = shared.store.start(&ticket, false) {
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+                    .unwrap_or_else(|panic| Err(TaskError::new(TaskErrorKind::Panicked, panic_message(panic))));
+                shared.store.finish(&ticket, outcome);
+            }
+            shared.release();
+        }
+        Work::Async(future) => {
+            let Some(runtime) = runtime else {
+                if let Start::Run(_) = shared.store.start(&ticket, false) {
+                    let error = "an async task needs a tokio runtime: add it from inside one, or use InProcessBackend::with_runtime";
+                    shared.store.finish(&ticket, Err(TaskError::new(TaskErrorKind::Lost, error)));
+                }
+                shared.release();
+                return;
+            };
+            let Start::Run(Some(mut stop)) = shared.store.start(&ticket, true) else {
+                shared.release();
+                return;
+            };
+            let shared = Arc::clone(shared);
+            runtime.spawn(async move {
+                let mut future = CatchPanic(future);
+                let outcome = std::future::poll_fn(|cx| {
+                    if std::pin::Pin::new(&mut stop).poll(cx).is_ready() {
+                        return std::task::Poll::Ready(None);
+                    }
+                    std::pin::Pin::new(&mut future).poll(cx).map(Some)
+                })
+                .await;
+                match outcome {
+                    Some(Ok(outcome)) => shared.store.finish(&ticket, outcome),
+                    Some(Err(panic)) => {
+                        shared.store.finish(&ticket, Err(TaskError::new(TaskErrorKind::Panicked, panic)));
+                    }
+                    None => {} // cancelled: the store already recorded it
+                }
+                shared.release();
+            });
+        }
+    }
+}

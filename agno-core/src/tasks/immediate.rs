@@ -1,0 +1,122 @@
+//! [`ImmediateBackend`]: runs every task inside `add`, for tests (fasthooks' `ImmediateBackend`).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::runtime::{Handle, RuntimeFlavor};
+
+use super::backend::{Job, TaskBackend, WaitMode, Work};
+use super::store::{MemoryStore, outcome_status};
+use super::{TaskError, TaskErrorKind, TaskResult};
+use crate::models::BoxFuture;
+use crate::panic::{CatchPanic, panic_message};
+
+/// Runs each task to its end inside `add`, so a test can `add` then `pop` on the next line.
+///
+/// Results follow the same rules as [`InProcessBackend`](super::InProcessBackend) (ttl,
+/// sessions, pop semantics). Async tasks are driven to completion on the spot: on a
+/// multi-thread tokio runtime with the runtime's timers and IO; on a current-thread runtime by
+/// a local executor, where tokio timers and IO cannot make progress (use the in-process backend
+/// for those); outside any runtime on a temporary one.
+#[derive(Default)]
+pub struct ImmediateBackend {
+    store: MemoryStore,
+}
+
+impl ImmediateBackend {
+    /// A new, empty backend.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// Wakes the thread that drives a future.
+struct ThreadWaker(std::thread::Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Drives a future to its end on this thread.
+fn block_on<T>(future: BoxFuture<'static, T>) -> Result<T, TaskError> {
+    let mut future = CatchPanic(future);
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| handle.block_on(future))
+        }
+        Ok(_) => {
+            let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+            let mut cx = Context::from_waker(&waker);
+            loop {
+                if let Poll::Ready(out) = std::pin::Pin::new(&mut future).poll(&mut cx) {
+                    break out;
+                }
+                std::thread::park();
+            }
+        }
+        Err(_) => match tokio::runtime::Builder::new_current_thread().enable_time().build() {
+            Ok(runtime) => runtime.block_on(future),
+            Err(e) => return Err(TaskError::new(TaskErrorKind::Lost, format!("cannot start a runtime: {e}"))),
+        },
+    }
+    .map_err(|panic| TaskError::new(TaskErrorKind::Panicked, panic))
+}
+
+impl TaskBackend for ImmediateBackend {
+    fn submit(&self, job: Job) -> TaskResult {
+        let (mut snapshot, ticket) = self.store.insert(&job);
+        let _ = self.store.start(&ticket, false);
+        let outcome = match job.work {
+            Work::Blocking(work) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+                .unwrap_or_else(|panic| Err(TaskError::new(TaskErrorKind::Panicked, panic_message(panic)))),
+            Work::Async(future) => block_on(future).and_then(|outcome| outcome),
+        };
+        snapshot.status = outcome_status(&outcome);
+        self.store.finish(&ticket, outcome);
+        // With a zero ttl the result has expired already: return what is known of it.
+        self.store.get(&job.session_id, &job.key).unwrap_or(snapshot)
+    }
+
+    fn get(&self, session_id: &str, key: &str) -> Option<TaskResult> {
+        self.store.get(session_id, key)
+    }
+
+    fn pop(&self, session_id: &str, key: &str, accept: &mut dyn FnMut(&Value) -> bool) -> Option<Value> {
+        self.store.pop(session_id, key, accept)
+    }
+
+    fn pop_all(&self, session_id: &str) -> Vec<(String, Value)> {
+        self.store.pop_all(session_id)
+    }
+
+    fn pop_errors(&self, session_id: &str) -> Vec<(String, TaskError)> {
+        self.store.pop_errors(session_id)
+    }
+
+    fn has(&self, session_id: &str, key: Option<&str>) -> bool {
+        self.store.has(session_id, key)
+    }
+
+    fn cancel(&self, session_id: &str, key: &str) -> bool {
+        self.store.cancel(session_id, key)
+    }
+
+    fn cancel_all(&self, session_id: &str) -> usize {
+        self.store.cancel_all(session_id)
+    }
+
+    fn wait<'a>(
+        &'a self,
+        session_id: &'a str,
+        keys: &'a [String],
+        mode: WaitMode,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Vec<(String, Value)>> {
+        Box::pin(self.store.wait(session_id, keys, mode, timeout))
+    }
+}

@@ -1,0 +1,433 @@
+//! The in-memory result store shared by [`InProcessBackend`](super::InProcessBackend) and
+//! [`ImmediateBackend`](super::ImmediateBackend): per session, per key, the visible (latest
+//! finished) result and the submissions in flight.
+//!
+//! Costs: every call is a hash lookup plus the expiry of what is due, taken from a deadline heap
+//! (O(log n) each), never a scan of the store.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::Value;
+use tokio::sync::{Notify, oneshot};
+
+use super::backend::{Job, WaitMode};
+use super::{TaskError, TaskErrorKind, TaskResult, TaskStatus};
+
+/// Identifies one submission to the code that runs it.
+#[derive(Debug, Clone)]
+pub(crate) struct Ticket {
+    pub(crate) session_id: Arc<str>,
+    pub(crate) key: Arc<str>,
+    pub(crate) seq: u64,
+}
+
+/// What the runner should do with a job it is about to start.
+pub(crate) enum Start {
+    /// Run it; an async job gets a receiver that fires on cancellation.
+    Run(Option<oneshot::Receiver<()>>),
+    /// It was cancelled or replaced while it waited: skip it.
+    Skip,
+}
+
+struct Record {
+    seq: u64,
+    result: TaskResult,
+    cancel: Option<oneshot::Sender<()>>,
+}
+
+#[derive(Default)]
+struct Slot {
+    /// The latest finished submission.
+    visible: Option<Record>,
+    /// Pending and running submissions, oldest first.
+    inflight: Vec<Record>,
+}
+
+impl Slot {
+    fn is_empty(&self) -> bool {
+        self.visible.is_none() && self.inflight.is_empty()
+    }
+
+    /// Makes a finished record visible unless a newer one already is.
+    fn settle(&mut self, record: Record) -> bool {
+        match &self.visible {
+            Some(v) if v.seq > record.seq => false,
+            _ => {
+                self.visible = Some(record);
+                true
+            }
+        }
+    }
+
+    /// What `get` shows: the newest submission.
+    fn newest(&self) -> Option<&Record> {
+        match (self.inflight.last(), &self.visible) {
+            (Some(i), Some(v)) => Some(if i.seq > v.seq { i } else { v }),
+            (i, v) => i.or(v.as_ref()),
+        }
+    }
+}
+
+struct SessionTasks {
+    slots: HashMap<String, Slot>,
+    notify: Arc<Notify>,
+}
+
+impl Default for SessionTasks {
+    fn default() -> Self {
+        Self { slots: HashMap::new(), notify: Arc::new(Notify::new()) }
+    }
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Expiry {
+    deadline: Instant,
+    seq: u64,
+    session_id: Arc<str>,
+    key: Arc<str>,
+}
+
+#[derive(Default)]
+struct State {
+    sessions: HashMap<Arc<str>, SessionTasks>,
+    expiry: BinaryHeap<Reverse<Expiry>>,
+}
+
+/// The store. Cheap to share behind an `Arc`.
+pub(crate) struct MemoryStore {
+    state: Mutex<State>,
+    next_seq: AtomicU64,
+    id_prefix: String,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self {
+            state: Mutex::default(),
+            next_seq: AtomicU64::new(1),
+            id_prefix: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
+        }
+    }
+}
+
+fn cancelled(message: &str) -> TaskError {
+    TaskError::new(TaskErrorKind::Cancelled, message)
+}
+
+impl State {
+    /// Drops the results whose time is up.
+    fn expire(&mut self, now: Instant) {
+        while let Some(Reverse(top)) = self.expiry.peek() {
+            if top.deadline > now {
+                break;
+            }
+            let Some(Reverse(due)) = self.expiry.pop() else { break };
+            let Some(session) = self.sessions.get_mut(&*due.session_id) else { continue };
+            let Some(slot) = session.slots.get_mut(&*due.key) else { continue };
+            if slot.visible.as_ref().is_some_and(|v| v.seq == due.seq) {
+                slot.visible = None;
+                if slot.is_empty() {
+                    session.slots.remove(&*due.key);
+                    if session.slots.is_empty() {
+                        self.sessions.remove(&*due.session_id);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Marks a record finished, makes it visible if it is the newest, and schedules its expiry.
+    fn finish(&mut self, session_id: &Arc<str>, key: &Arc<str>, mut record: Record, outcome: Result<Value, TaskError>) {
+        let status = outcome_status(&outcome);
+        debug_assert!(record.result.status.can_become(status));
+        record.result.status = status;
+        record.result.finished_at = Some(SystemTime::now());
+        match outcome {
+            Ok(value) => record.result.value = Some(value),
+            Err(error) => record.result.error = Some(error),
+        }
+        let deadline = Instant::now().checked_add(record.result.ttl).unwrap_or_else(far_future);
+        let seq = record.seq;
+        let Some(session) = self.sessions.get_mut(&**session_id) else { return };
+        let notify = Arc::clone(&session.notify);
+        if !session.slots.contains_key(&**key) {
+            session.slots.insert(key.to_string(), Slot::default());
+        }
+        let Some(slot) = session.slots.get_mut(&**key) else { return };
+        if slot.settle(record) {
+            self.expiry.push(Reverse(Expiry {
+                deadline,
+                seq,
+                session_id: Arc::clone(session_id),
+                key: Arc::clone(key),
+            }));
+        } else {
+            tracing::debug!(session_id = %session_id, key = %key, "a newer result of this key finished first; dropping this one");
+        }
+        notify.notify_waiters();
+    }
+
+    fn session(&self, session_id: &str) -> Option<&SessionTasks> {
+        self.sessions.get(session_id)
+    }
+}
+
+/// The status a task ends with, given its outcome.
+pub(crate) fn outcome_status(outcome: &Result<Value, TaskError>) -> TaskStatus {
+    match outcome {
+        Ok(_) => TaskStatus::Completed,
+        Err(e) if e.kind == TaskErrorKind::Cancelled => TaskStatus::Cancelled,
+        Err(_) => TaskStatus::Failed,
+    }
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
+}
+
+impl MemoryStore {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.expire(Instant::now());
+        state
+    }
+
+    /// Records a new pending submission; a pending one of the same key is replaced (cancelled).
+    pub(crate) fn insert(&self, job: &Job) -> (TaskResult, Ticket) {
+        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        let result = TaskResult {
+            id: format!("{}-{seq}", self.id_prefix),
+            session_id: job.session_id.clone(),
+            key: job.key.clone(),
+            name: job.name.clone(),
+            status: TaskStatus::Pending,
+            value: None,
+            error: None,
+            created_at: SystemTime::now(),
+            started_at: None,
+            finished_at: None,
+            ttl: job.ttl,
+            priority: job.priority,
+        };
+        let mut state = self.lock();
+        let session_id: Arc<str> = match state.sessions.get_key_value(job.session_id.as_str()) {
+            Some((k, _)) => Arc::clone(k),
+            None => Arc::from(job.session_id.as_str()),
+        };
+        let key: Arc<str> = Arc::from(job.key.as_str());
+        let session = state.sessions.entry(Arc::clone(&session_id)).or_default();
+        let slot = session.slots.entry(job.key.clone()).or_default();
+        let replaced: Vec<Record> = {
+            let (pending, running): (Vec<Record>, Vec<Record>) =
+                slot.inflight.drain(..).partition(|r| r.result.status == TaskStatus::Pending);
+            slot.inflight = running;
+            pending
+        };
+        slot.inflight.push(Record { seq, result: result.clone(), cancel: None });
+        for old in replaced {
+            tracing::debug!(key = %job.key, "a newer task with the same key replaces a pending one");
+            state.finish(&session_id, &key, old, Err(cancelled("replaced by a newer task with the same key")));
+        }
+        (result, Ticket { session_id, key, seq })
+    }
+
+    /// Moves a pending submission to running; `Skip` if it was cancelled or replaced meanwhile.
+    pub(crate) fn start(&self, ticket: &Ticket, is_async: bool) -> Start {
+        let mut state = self.lock();
+        let Some(record) = state
+            .sessions
+            .get_mut(&*ticket.session_id)
+            .and_then(|s| s.slots.get_mut(&*ticket.key))
+            .and_then(|slot| slot.inflight.iter_mut().find(|r| r.seq == ticket.seq))
+        else {
+            return Start::Skip;
+        };
+        if record.result.status != TaskStatus::Pending {
+            return Start::Skip;
+        }
+        record.result.status = TaskStatus::Running;
+        record.result.started_at = Some(SystemTime::now());
+        if is_async {
+            let (tx, rx) = oneshot::channel();
+            record.cancel = Some(tx);
+            Start::Run(Some(rx))
+        } else {
+            Start::Run(None)
+        }
+    }
+
+    /// Records the outcome of a submission; ignored if it was cancelled meanwhile.
+    pub(crate) fn finish(&self, ticket: &Ticket, outcome: Result<Value, TaskError>) {
+        let mut state = self.lock();
+        let Some(slot) = state.sessions.get_mut(&*ticket.session_id).and_then(|s| s.slots.get_mut(&*ticket.key)) else {
+            return;
+        };
+        let Some(index) = slot.inflight.iter().position(|r| r.seq == ticket.seq) else {
+            tracing::debug!(key = %ticket.key, "a cancelled task ended; its result is discarded");
+            return;
+        };
+        let record = slot.inflight.remove(index);
+        state.finish(&ticket.session_id, &ticket.key, record, outcome);
+    }
+
+    pub(crate) fn get(&self, session_id: &str, key: &str) -> Option<TaskResult> {
+        let state = self.lock();
+        state.session(session_id)?.slots.get(key)?.newest().map(|r| r.result.clone())
+    }
+
+    pub(crate) fn pop(&self, session_id: &str, key: &str, accept: &mut dyn FnMut(&Value) -> bool) -> Option<Value> {
+        let mut state = self.lock();
+        let session = state.sessions.get_mut(session_id)?;
+        let slot = session.slots.get_mut(key)?;
+        let record = slot.visible.as_mut().filter(|v| v.result.status == TaskStatus::Completed)?;
+        if !accept(record.result.value.as_ref()?) {
+            return None;
+        }
+        let value = slot.visible.take().and_then(|r| r.result.value);
+        if slot.is_empty() {
+            session.slots.remove(key);
+        }
+        value
+    }
+
+    /// Removes the visible entries of a session with this status, oldest submission first.
+    fn take_visible(&self, session_id: &str, status: TaskStatus) -> Vec<(String, TaskResult)> {
+        let mut state = self.lock();
+        let Some(session) = state.sessions.get_mut(session_id) else { return Vec::new() };
+        let mut taken: Vec<(u64, String, TaskResult)> = Vec::new();
+        session.slots.retain(|key, slot| {
+            if slot.visible.as_ref().is_some_and(|v| v.result.status == status)
+                && let Some(record) = slot.visible.take()
+            {
+                taken.push((record.seq, key.clone(), record.result));
+            }
+            !slot.is_empty()
+        });
+        taken.sort_unstable_by_key(|(seq, _, _)| *seq);
+        taken.into_iter().map(|(_, key, result)| (key, result)).collect()
+    }
+
+    pub(crate) fn pop_all(&self, session_id: &str) -> Vec<(String, Value)> {
+        self.take_visible(session_id, TaskStatus::Completed)
+            .into_iter()
+            .map(|(key, result)| (key, result.value.unwrap_or(Value::Null)))
+            .collect()
+    }
+
+    pub(crate) fn pop_errors(&self, session_id: &str) -> Vec<(String, TaskError)> {
+        self.take_visible(session_id, TaskStatus::Failed)
+            .into_iter()
+            .map(|(key, result)| {
+                let error = result.error.unwrap_or_else(|| TaskError::new(TaskErrorKind::Failed, "unknown error"));
+                (key, error)
+            })
+            .collect()
+    }
+
+    pub(crate) fn has(&self, session_id: &str, key: Option<&str>) -> bool {
+        let state = self.lock();
+        let Some(session) = state.session(session_id) else { return false };
+        let completed = |slot: &Slot| slot.visible.as_ref().is_some_and(|v| v.result.status == TaskStatus::Completed);
+        match key {
+            Some(key) => session.slots.get(key).is_some_and(completed),
+            None => session.slots.values().any(completed),
+        }
+    }
+
+    /// Cancels the in-flight submissions of the given keys (all keys with `None`).
+    fn cancel_where(&self, session_id: &str, key: Option<&str>) -> usize {
+        let mut state = self.lock();
+        let Some(session) = state.sessions.get_mut(session_id) else { return 0 };
+        let mut victims: Vec<(Arc<str>, Record)> = Vec::new();
+        for (slot_key, slot) in session.slots.iter_mut().filter(|(k, _)| key.is_none_or(|key| key == k.as_str())) {
+            let slot_key: Arc<str> = Arc::from(slot_key.as_str());
+            victims.extend(slot.inflight.drain(..).map(|r| (Arc::clone(&slot_key), r)));
+        }
+        let count = victims.len();
+        let session_id: Arc<str> = Arc::from(session_id);
+        for (key, mut record) in victims {
+            if let Some(stop) = record.cancel.take() {
+                // The running async task stops at its next await.
+                let _ = stop.send(());
+            }
+            state.finish(&session_id, &key, record, Err(cancelled("cancelled")));
+        }
+        count
+    }
+
+    pub(crate) fn cancel(&self, session_id: &str, key: &str) -> bool {
+        self.cancel_where(session_id, Some(key)) > 0
+    }
+
+    pub(crate) fn cancel_all(&self, session_id: &str) -> usize {
+        self.cancel_where(session_id, None)
+    }
+
+    /// One look at the keys: `Some(values)` if the wait is over, else the session's notifier.
+    fn check(&self, session_id: &str, keys: &[String], mode: WaitMode) -> Result<Vec<(String, Value)>, Arc<Notify>> {
+        let state = self.lock();
+        let Some(session) = state.session(session_id) else { return Ok(Vec::new()) };
+        let mut done = Vec::new();
+        let mut unfinished = false;
+        for key in keys {
+            let Some(slot) = session.slots.get(key.as_str()) else { continue };
+            if !slot.inflight.is_empty() {
+                unfinished = true;
+                continue;
+            }
+            if let Some(v) = slot.visible.as_ref().filter(|v| v.result.status == TaskStatus::Completed) {
+                done.push((key.clone(), v.result.value.clone().unwrap_or(Value::Null)));
+                if mode == WaitMode::Any {
+                    return Ok(done);
+                }
+            }
+        }
+        if unfinished { Err(Arc::clone(&session.notify)) } else { Ok(done) }
+    }
+
+    /// The completed values so far (the answer at a timeout).
+    fn completed(&self, session_id: &str, keys: &[String], mode: WaitMode) -> Vec<(String, Value)> {
+        let state = self.lock();
+        let Some(session) = state.session(session_id) else { return Vec::new() };
+        let found = keys.iter().filter_map(|key| {
+            let v = session.slots.get(key.as_str())?.visible.as_ref()?;
+            (v.result.status == TaskStatus::Completed)
+                .then(|| (key.clone(), v.result.value.clone().unwrap_or(Value::Null)))
+        });
+        match mode {
+            WaitMode::All => found.collect(),
+            WaitMode::Any => found.take(1).collect(),
+        }
+    }
+
+    /// Waits until the keys are finished as `mode` says; woken by completions, not polling.
+    pub(crate) async fn wait(
+        &self,
+        session_id: &str,
+        keys: &[String],
+        mode: WaitMode,
+        timeout: Duration,
+    ) -> Vec<(String, Value)> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notify = match self.check(session_id, keys, mode) {
+                Ok(values) => return values,
+                Err(notify) => notify,
+            };
+            let notified = notify.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            // Look again now that we are registered: a completion in between is not missed.
+            if let Ok(values) = self.check(session_id, keys, mode) {
+                return values;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.completed(session_id, keys, mode);
+            }
+        }
+    }
+}
