@@ -151,75 +151,75 @@ impl Drop for Executor {
     }
 }
 
-/// A worker thread: takes the highest-priority job while fewer than `max_workers` run.
+/// A worker thread: takes the highest-priority job while fewer than `max_workers` run. After a
+/// blocking job it gives its slot back and takes the next job under one lock.
 fn worker(shared: Arc<Shared>) {
+    let mut pool = shared.pool();
     loop {
-        let job = {
-            let mut pool = shared.pool();
-            loop {
-                if pool.closed {
-                    pool.threads -= 1;
-                    return;
-                }
-                if pool.running < shared.max_workers
-                    && let Some(job) = pool.queue.pop()
-                {
-                    pool.running += 1;
-                    break job;
-                }
-                pool.idle += 1;
-                pool = shared.wake.wait(pool).unwrap_or_else(|poisoned| poisoned.into_inner());
-                pool.idle -= 1;
+        if pool.closed {
+            pool.threads -= 1;
+            return;
+        }
+        if pool.running < shared.max_workers
+            && let Some(job) = pool.queue.pop()
+        {
+            pool.running += 1;
+            drop(pool);
+            let slot_is_free = run(&shared, job);
+            pool = shared.pool();
+            if slot_is_free {
+                pool.running = pool.running.saturating_sub(1);
             }
-        };
-        run(&shared, job);
+            continue;
+        }
+        pool.idle += 1;
+        pool = shared.wake.wait(pool).unwrap_or_else(|poisoned| poisoned.into_inner());
+        pool.idle -= 1;
     }
 }
 
-/// Runs one job: blocking work on this thread, async work spawned on the runtime.
-fn run(shared: &Arc<Shared>, job: Queued) {
+/// Runs one job: blocking work on this thread, async work spawned on the runtime. Returns
+/// whether the job's worker slot is free again (false when an async job holds it until it ends).
+fn run(shared: &Arc<Shared>, job: Queued) -> bool {
     let Queued { ticket, work, runtime, .. } = job;
-    match work {
+    let future = match work {
         Work::Blocking(work) => {
             if let Start::Run(_) = shared.store.start(&ticket, false) {
                 let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
                     .unwrap_or_else(|panic| Err(TaskError::new(TaskErrorKind::Panicked, panic_message(panic))));
                 shared.store.finish(&ticket, outcome);
             }
-            shared.release();
+            return true;
         }
-        Work::Async(future) => {
-            let Some(runtime) = runtime else {
-                if let Start::Run(_) = shared.store.start(&ticket, false) {
-                    let error = "an async task needs a tokio runtime: add it from inside one, or use InProcessBackend::with_runtime";
-                    shared.store.finish(&ticket, Err(TaskError::new(TaskErrorKind::Lost, error)));
-                }
-                shared.release();
-                return;
-            };
-            let Start::Run(Some(mut stop)) = shared.store.start(&ticket, true) else {
-                shared.release();
-                return;
-            };
-            let shared = Arc::clone(shared);
-            runtime.spawn(async move {
-                let mut future = CatchPanic(future);
-                let outcome = std::future::poll_fn(|cx| {
-                    if std::pin::Pin::new(&mut stop).poll(cx).is_ready() {
-                        return std::task::Poll::Ready(None);
-                    }
-                    std::pin::Pin::new(&mut future).poll(cx).map(Some)
-                })
-                .await;
-                match outcome {
-                    Some(Ok(outcome)) => shared.store.finish(&ticket, outcome),
-                    Some(Err(panic)) => {
-                        shared.store.finish(&ticket, Err(TaskError::new(TaskErrorKind::Panicked, panic)));
-                    }
-                    None => {} // cancelled: the store already recorded it
-                }
-                shared.release();
-            });
+        Work::Async(future) => future,
+    };
+    let Some(runtime) = runtime else {
+        if let Start::Run(_) = shared.store.start(&ticket, false) {
+            let error =
+                "an async task needs a tokio runtime: add it from inside one, or use InProcessBackend::with_runtime";
+            shared.store.finish(&ticket, Err(TaskError::new(TaskErrorKind::Lost, error)));
         }
-    }
+        return true;
+    };
+    let Start::Run(Some(mut stop)) = shared.store.start(&ticket, true) else {
+        return true;
+    };
+    let shared = Arc::clone(shared);
+    runtime.spawn(async move {
+        let mut future = CatchPanic(future);
+        let outcome = std::future::poll_fn(|cx| {
+            if std::pin::Pin::new(&mut stop).poll(cx).is_ready() {
+                return std::task::Poll::Ready(None);
+            }
+            std::pin::Pin::new(&mut future).poll(cx).map(Some)
+        })
+        .await;
+        match outcome {
+            Some(Ok(outcome)) => shared.store.finish(&ticket, outcome),
+            Some(Err(panic)) => shared.store.finish(&ticket, Err(TaskError::new(TaskErrorKind::Panicked, panic))),
+            None => {} // cancelled: the store already recorded it
+        }
+        shared.release();
+    });
+    false
 }

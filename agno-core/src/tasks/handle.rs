@@ -61,10 +61,11 @@ impl<T: Task> TaskSpec for T {
     }
 }
 
-impl<T: Task> TaskSpec for Keyed<T> {
+impl<T: Task, K: AsRef<str>> TaskSpec for Keyed<T, K> {
     type Task = T;
     fn into_parts(self) -> (T, Option<String>) {
-        (self.task, Some(self.key))
+        let key = self.key.as_ref().to_owned();
+        (self.task, Some(key))
     }
 }
 

@@ -272,54 +272,29 @@ impl<T: Task> TaskKey for T {
 }
 
 /// A task under an explicit key (`fetch.keyed("fetch:a")`), to add it several times at once.
-pub struct Keyed<T> {
+pub struct Keyed<T, K = String> {
     /// The task.
     pub task: T,
     /// The key.
-    pub key: String,
+    pub key: K,
 }
 
-impl<T: Task> TaskKey for Keyed<T> {
+impl<T: Task, K: AsRef<str>> TaskKey for Keyed<T, K> {
     type Output = T::Output;
     fn key(&self) -> Cow<'_, str> {
-        Cow::Borrowed(&self.key)
+        Cow::Borrowed(self.key.as_ref())
     }
 }
 
 /// `task.keyed("key")`.
 pub trait TaskExt: Task + Sized {
-    /// This task under another key.
-    fn keyed(self, key: impl Into<String>) -> Keyed<Self> {
-        Keyed { task: self, key: key.into() }
+    /// This task under another key (a `&str` or a `String`).
+    fn keyed<K: AsRef<str>>(self, key: K) -> Keyed<Self, K> {
+        Keyed { task: self, key }
     }
 }
 
 impl<T: Task> TaskExt for T {}
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_forward_transitions() {
-        use TaskStatus::*;
-        let all = [Pending, Running, Completed, Failed, Cancelled];
-        let valid: Vec<(TaskStatus, TaskStatus)> =
-            all.iter().flat_map(|a| all.iter().map(move |b| (*a, *b))).filter(|(a, b)| a.can_become(*b)).collect();
-        assert_eq!(
-            valid,
-            [
-                (Pending, Running),
-                (Pending, Failed),
-                (Pending, Cancelled),
-                (Running, Completed),
-                (Running, Failed),
-                (Running, Cancelled)
-            ]
-        );
-        for s in all {
-            assert_eq!(TaskStatus::parse(s.as_str()), Some(s));
-            assert_eq!(s.is_finished(), matches!(s, Completed | Failed | Cancelled));
-        }
-    }
-}
+mod tests;

@@ -1,0 +1,440 @@
+//! The task rules, and one test for each fasthooks 0.1.4 bug the reference records, on the
+//! in-process and immediate backends.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::*;
+
+/// Doubles a number (blocking).
+#[derive(Debug, Default, Clone, Copy)]
+struct Double;
+
+impl Task for Double {
+    type Args = i64;
+    type Output = i64;
+    fn name(&self) -> &str {
+        "double"
+    }
+    fn run(&self, x: i64) -> TaskRun<i64> {
+        TaskRun::blocking(move || Ok(x * 2))
+    }
+}
+
+/// Doubles a number after `ms` milliseconds (async).
+#[derive(Debug, Default, Clone, Copy)]
+struct SlowDouble;
+
+impl Task for SlowDouble {
+    type Args = (i64, u64);
+    type Output = i64;
+    fn name(&self) -> &str {
+        "slow_double"
+    }
+    fn run(&self, (x, ms): (i64, u64)) -> TaskRun<i64> {
+        TaskRun::future(async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            Ok(x * 2)
+        })
+    }
+}
+
+fn in_process(workers: usize) -> Tasks {
+    Tasks::new(Arc::new(InProcessBackend::with_max_workers(workers)), "s")
+}
+
+const LONG: Duration = Duration::from_secs(10);
+
+/// Occupies `n` workers until the returned sender is dropped or sent to.
+fn block_workers(tasks: &Tasks, n: usize) -> Vec<mpsc::Sender<()>> {
+    (0..n)
+        .map(|i| {
+            let (tx, rx) = mpsc::channel::<()>();
+            tasks.spawn(&format!("blocker{i}"), AddOptions::new().priority(i64::MAX), move || rx.recv().is_ok());
+            tx
+        })
+        .collect()
+}
+
+/// Waits until `key` is RUNNING (blockers must have started before the test queues more work).
+async fn until_running(tasks: &Tasks, key: &str) {
+    for _ in 0..2000 {
+        if tasks.get(key).is_some_and(|r| r.status == TaskStatus::Running) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("{key} never started");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_returns_at_once_and_pop_is_typed() {
+    let tasks = in_process(2);
+    let added = tasks.add(SlowDouble, (21, 20));
+    assert_eq!(added.key, "slow_double");
+    assert_eq!(added.status, TaskStatus::Pending);
+    assert_eq!(tasks.pop(SlowDouble), None, "not finished yet");
+    assert_eq!(tasks.wait(SlowDouble, LONG).await, Some(42));
+    assert!(tasks.has(SlowDouble));
+    let snapshot = tasks.get(SlowDouble).unwrap();
+    assert_eq!(snapshot.status, TaskStatus::Completed);
+    assert!(snapshot.started_at.is_some() && snapshot.finished_at >= snapshot.started_at);
+    assert_eq!(snapshot.value, Some(json!(42)));
+    let popped: Option<i64> = tasks.pop(SlowDouble);
+    assert_eq!(popped, Some(42));
+    assert_eq!(tasks.pop(SlowDouble), None, "popped once");
+    assert!(tasks.get(SlowDouble).is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explicit_keys_run_the_same_task_twice() {
+    let tasks = in_process(2);
+    tasks.add(Double.keyed("double:a"), 1);
+    tasks.add_with(Double, 2, AddOptions::new().key("double:b"));
+    let all = tasks.wait_all(["double:a", "double:b"], LONG).await;
+    assert_eq!(all.len(), 2);
+    assert_eq!(tasks.pop(Double.keyed("double:a")), Some(2));
+    assert_eq!(tasks.pop(Double.keyed("double:b")), Some(4));
+    // An empty key falls back to the task's name, as in fasthooks.
+    tasks.add_with(Double, 5, AddOptions::new().key(""));
+    assert_eq!(tasks.wait(Double, LONG).await, Some(10));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fasthooks_bug_priority_is_honoured_when_workers_are_busy() {
+    // fasthooks ran [low0, high0, low1, high1, ...] in FIFO order: priority was dead data.
+    let tasks = in_process(1);
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let gate = block_workers(&tasks, 1);
+    until_running(&tasks, "blocker0").await;
+    for (name, priority) in [("low0", 0), ("high0", 10), ("low1", 0), ("high1", 10), ("mid", 5)] {
+        let order = Arc::clone(&order);
+        tasks.spawn(name, AddOptions::new().priority(priority), move || order.lock().unwrap().push(name));
+    }
+    drop(gate);
+    tasks.wait_all(["low0", "high0", "low1", "high1", "mid"], LONG).await;
+    assert_eq!(*order.lock().unwrap(), ["high0", "high1", "mid", "low0", "low1"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fasthooks_bug_readding_a_pending_key_never_leaves_one_pending_forever() {
+    // fasthooks: both jobs ran against the second result object; the first stayed PENDING.
+    let tasks = in_process(1);
+    let gate = block_workers(&tasks, 1);
+    until_running(&tasks, "blocker0").await;
+    let first = tasks.add(Double, 1);
+    let second = tasks.add(Double, 2);
+    assert_ne!(first.id, second.id);
+    drop(gate);
+    assert_eq!(tasks.wait(Double, LONG).await, Some(4), "the newest arguments win");
+    assert_eq!(tasks.pop(Double), Some(4));
+    assert!(tasks.pop_all().iter().all(|(k, _)| k != "double"), "the replaced one produced nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readding_a_running_key_replaces_the_result_only_when_the_new_one_finishes() {
+    let tasks = in_process(2);
+    let (release_old, old_gate) = mpsc::channel::<()>();
+    let (release_new, new_gate) = mpsc::channel::<()>();
+    tasks.spawn("job", AddOptions::new(), move || old_gate.recv().map(|_| "old").unwrap_or("old"));
+    until_running(&tasks, "job").await;
+    tasks.spawn("job", AddOptions::new(), move || new_gate.recv().map(|_| "new").unwrap_or("new"));
+    assert_eq!(tasks.get("job").unwrap().status, TaskStatus::Pending, "get shows the newest submission");
+    release_old.send(()).unwrap();
+    // The old one finishes first: its result is visible until the new one finishes.
+    for _ in 0..2000 {
+        if tasks.has("job") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert!(tasks.has("job"));
+    assert_ne!(tasks.get("job").unwrap().status, TaskStatus::Completed, "the newest is still running");
+    release_new.send(()).unwrap();
+    assert_eq!(tasks.wait("job", LONG).await, Some(json!("new")));
+    assert_eq!(tasks.pop("job"), Some(json!("new")));
+    assert_eq!(tasks.pop("job"), None, "one visible result per key");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fasthooks_bug_sessions_never_collide() {
+    // fasthooks stored "{session}:{key}": session "a:b" + key "c" was session "a" + key "b:c".
+    let backend: Arc<dyn TaskBackend> = Arc::new(InProcessBackend::new());
+    let ab = Tasks::new(Arc::clone(&backend), "a:b");
+    let a = Tasks::new(Arc::clone(&backend), "a");
+    ab.spawn("c", AddOptions::new(), || 420);
+    assert_eq!(ab.wait("c", LONG).await, Some(json!(420)));
+    assert_eq!(a.pop("b:c"), None);
+    assert!(!a.has("b:c") && !a.has_any());
+    assert!(a.get("b:c").is_none());
+    assert!(a.pop_all().is_empty());
+    assert_eq!(a.cancel_all(), 0);
+    for weird in ["", ":", "a\0b", "ключ", "x::y"] {
+        let t = Tasks::new(Arc::clone(&backend), weird);
+        t.spawn(weird, AddOptions::new(), || 1);
+        assert_eq!(t.wait(weird, LONG).await, Some(json!(1)));
+    }
+    assert_eq!(ab.pop("c"), Some(json!(420)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fasthooks_bug_a_panicking_task_is_failed_not_running_forever() {
+    // fasthooks: a task raising SystemExit stayed RUNNING forever.
+    let tasks = in_process(2);
+    tasks.spawn("boom", AddOptions::new(), || -> i32 { panic!("kaboom") });
+    tasks.spawn_async("async_boom", AddOptions::new(), async {
+        tokio::task::yield_now().await;
+        if std::hint::black_box(true) {
+            panic!("async kaboom");
+        }
+        1
+    });
+    tasks.wait_all(["boom", "async_boom"], LONG).await;
+    assert_eq!(tasks.get("boom").unwrap().status, TaskStatus::Failed);
+    let mut errors = tasks.pop_errors();
+    errors.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(errors.len(), 2);
+    assert_eq!(errors[0].0, "async_boom");
+    assert_eq!(errors[0].1.message, "async kaboom");
+    assert_eq!(errors[1].1, TaskError::new(TaskErrorKind::Panicked, "kaboom"));
+    assert!(tasks.pop_errors().is_empty(), "popped once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_and_transform_failures_are_failed() {
+    #[derive(Default)]
+    struct Parse;
+    impl Task for Parse {
+        type Args = String;
+        type Output = u32;
+        fn name(&self) -> &str {
+            "parse"
+        }
+        fn run(&self, s: String) -> TaskRun<u32> {
+            TaskRun::blocking(move || s.parse::<u32>().map_err(TaskError::failed))
+                .map(|n| if n > 100 { Err(TaskError::new(TaskErrorKind::Transform, "too big")) } else { Ok(n) })
+        }
+    }
+    let tasks = in_process(2);
+    tasks.add(Parse.keyed("bad"), "x".into());
+    tasks.add(Parse.keyed("big"), "500".into());
+    tasks.add(Parse.keyed("ok"), "7".into());
+    tasks.wait_all(["bad", "big", "ok"], LONG).await;
+    assert_eq!(tasks.pop(Parse.keyed("ok")), Some(7));
+    assert!(!tasks.has("bad"), "a failure is not a result");
+    let errors: std::collections::HashMap<String, TaskError> = tasks.pop_errors().into_iter().collect();
+    assert_eq!(errors["bad"].kind, TaskErrorKind::Failed);
+    assert_eq!(errors["big"], TaskError::new(TaskErrorKind::Transform, "too big"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ttl_counts_from_completion_and_results_expire() {
+    let tasks = in_process(2);
+    tasks.add_with(SlowDouble, (1, 600), AddOptions::new().ttl(Duration::from_millis(300)));
+    // Running longer than its ttl: it does not expire while running.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(tasks.get(SlowDouble).is_some());
+    assert_eq!(tasks.wait(SlowDouble, LONG).await, Some(2), "present right after completion");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(tasks.get(SlowDouble).is_none(), "gone once the ttl after completion has passed");
+    assert!(!tasks.has_any());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_pending_always_works_and_cancel_running_async_stops_it() {
+    let tasks = in_process(1);
+    let gate = block_workers(&tasks, 1);
+    until_running(&tasks, "blocker0").await;
+    tasks.add(Double, 1);
+    assert!(tasks.cancel(Double), "pending: cancelled");
+    assert_eq!(tasks.get(Double).unwrap().status, TaskStatus::Cancelled);
+    assert!(!tasks.cancel(Double), "nothing left to cancel");
+    assert!(!tasks.cancel("missing"));
+    drop(gate);
+
+    let finished = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&finished);
+    tasks.spawn_async("sleeper", AddOptions::new(), async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        flag.store(true, Ordering::SeqCst);
+    });
+    until_running(&tasks, "sleeper").await;
+    assert!(tasks.cancel("sleeper"), "running async: stopped");
+    assert_eq!(tasks.get("sleeper").unwrap().status, TaskStatus::Cancelled);
+    assert_eq!(tasks.wait("sleeper", LONG).await, None::<Value>, "a cancelled task has no value");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(!finished.load(Ordering::SeqCst), "the future was dropped at its await");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_running_blocking_task_discards_its_result() {
+    let tasks = in_process(2);
+    let (release, gate) = mpsc::channel::<()>();
+    tasks.spawn("blocking", AddOptions::new(), move || gate.recv().is_ok());
+    until_running(&tasks, "blocking").await;
+    assert!(tasks.cancel("blocking"));
+    assert_eq!(tasks.get("blocking").unwrap().status, TaskStatus::Cancelled);
+    release.send(()).unwrap();
+    // It ran to its end on its worker; the result was thrown away and the slot freed.
+    tasks.spawn("after", AddOptions::new(), || 1);
+    assert_eq!(tasks.wait("after", LONG).await, Some(json!(1)));
+    assert_eq!(tasks.get("blocking").unwrap().status, TaskStatus::Cancelled);
+    assert!(!tasks.has("blocking"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_all_counts_pending_and_running() {
+    let tasks = in_process(1);
+    let gate = block_workers(&tasks, 1);
+    until_running(&tasks, "blocker0").await;
+    tasks.add(Double.keyed("a"), 1);
+    tasks.add(Double.keyed("b"), 2);
+    assert_eq!(tasks.cancel_all(), 3, "two pending and the running blocker");
+    drop(gate);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fasthooks_bug_waits_look_even_with_a_zero_timeout() {
+    // fasthooks: wait(timeout=0) returned None without looking, even for a completed task.
+    let tasks = in_process(2);
+    tasks.add(Double, 4);
+    assert_eq!(tasks.wait(Double, LONG).await, Some(8));
+    assert_eq!(tasks.wait(Double, Duration::ZERO).await, Some(8));
+    assert_eq!(tasks.wait("unknown", Duration::ZERO).await, None::<Value>);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_any_and_wait_all() {
+    let tasks = in_process(4);
+    tasks.add(SlowDouble.keyed("slow"), (1, 300));
+    tasks.add(SlowDouble.keyed("fast"), (2, 10));
+    tasks.spawn("fails", AddOptions::new(), || -> i32 { panic!("no") });
+    assert_eq!(tasks.wait_any(["slow", "fast"], LONG).await, Some(("fast".into(), json!(4))));
+    assert_eq!(tasks.wait_any(["fails", "missing"], LONG).await, None, "none can complete");
+    let all = tasks.wait_all(["slow", "fast", "fails", "missing"], LONG).await;
+    assert_eq!(all.len(), 2);
+    assert_eq!(all["slow"], json!(2));
+    // A timeout gives what has completed so far.
+    tasks.add(SlowDouble.keyed("slower"), (3, 2_000));
+    let partial = tasks.wait_all(["fast", "slower"], Duration::from_millis(20)).await;
+    assert_eq!(partial.keys().collect::<Vec<_>>(), ["fast"]);
+    assert!(tasks.cancel("slower"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completed_null_is_not_a_missing_result() {
+    // fasthooks: a completed None looked like "not ready" under `if r := tasks.pop(..)`.
+    let tasks = in_process(2);
+    tasks.spawn("unit", AddOptions::new(), || ());
+    assert_eq!(tasks.wait("unit", LONG).await, Some(Value::Null));
+    assert!(tasks.has("unit"));
+    assert_eq!(tasks.pop("unit"), Some(Value::Null));
+    assert!(!tasks.has("unit"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pop_all_returns_keys_oldest_first_and_a_wrong_type_stays() {
+    let tasks = in_process(1);
+    for key in ["b", "a", "c"] {
+        tasks.add(Double.keyed(key), 1);
+    }
+    tasks.wait_all(["a", "b", "c"], LONG).await;
+    assert_eq!(tasks.pop(SlowDouble.keyed("a")), Some(2), "same output type");
+    let wrong: Option<String> = {
+        #[derive(Default)]
+        struct Text;
+        impl Task for Text {
+            type Args = ();
+            type Output = String;
+            fn name(&self) -> &str {
+                "b"
+            }
+            fn run(&self, _: ()) -> TaskRun<String> {
+                TaskRun::blocking(|| Ok(String::new()))
+            }
+        }
+        tasks.pop(Text)
+    };
+    assert_eq!(wrong, None, "an i64 is not a String");
+    assert!(tasks.has("b"), "it is left in place");
+    assert_eq!(tasks.pop_all(), [("b".to_owned(), json!(2)), ("c".to_owned(), json!(2))]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_views_are_thin() {
+    let tasks = in_process(2);
+    tasks.writer().add(Double, 3);
+    let reader = tasks.reader();
+    assert_eq!(reader.wait(Double, LONG).await, Some(6));
+    assert!(reader.has(Double) && reader.has_any());
+    assert_eq!(reader.pop(Double), Some(6));
+}
+
+#[test]
+fn immediate_backend_runs_inside_add() {
+    let tasks = Tasks::new(Arc::new(ImmediateBackend::new()), "test");
+    let done = tasks.add(Double, 5);
+    assert_eq!(done.status, TaskStatus::Completed);
+    assert_eq!(tasks.pop(Double), Some(10));
+    let failed = tasks.spawn("boom", AddOptions::new(), || -> i32 { panic!("bad") });
+    assert_eq!(failed.status, TaskStatus::Failed);
+    assert_eq!(tasks.pop_errors()[0].1.message, "bad");
+    // Async tasks outside a runtime run on a temporary one.
+    let slow = tasks.add(SlowDouble, (2, 5));
+    assert_eq!(slow.status, TaskStatus::Completed);
+    assert_eq!(tasks.pop(SlowDouble), Some(4));
+    assert!(!tasks.cancel(Double), "nothing is ever pending");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn immediate_backend_inside_a_runtime() {
+    let tasks = Tasks::new(Arc::new(ImmediateBackend::new()), "test");
+    assert_eq!(tasks.add(SlowDouble, (3, 5)).status, TaskStatus::Completed);
+    assert_eq!(tasks.wait(SlowDouble, Duration::ZERO).await, Some(6));
+}
+
+#[test]
+fn async_task_without_a_runtime_fails_clearly() {
+    let tasks = in_process(1);
+    tasks.add(SlowDouble, (1, 1));
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for _ in 0..2000 {
+            if let Some(r) = tasks.get(SlowDouble).filter(|r| r.status.is_finished()) {
+                let _ = tx.send(r);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+    let result = rx.recv_timeout(LONG).expect("finished");
+    assert_eq!(result.status, TaskStatus::Failed);
+    assert_eq!(result.error.unwrap().kind, TaskErrorKind::Lost);
+}
+
+#[test]
+fn only_forward_transitions() {
+    use TaskStatus::*;
+    let all = [Pending, Running, Completed, Failed, Cancelled];
+    let valid: Vec<(TaskStatus, TaskStatus)> =
+        all.iter().flat_map(|a| all.iter().map(move |b| (*a, *b))).filter(|(a, b)| a.can_become(*b)).collect();
+    assert_eq!(
+        valid,
+        [
+            (Pending, Running),
+            (Pending, Failed),
+            (Pending, Cancelled),
+            (Running, Completed),
+            (Running, Failed),
+            (Running, Cancelled)
+        ]
+    );
+    for s in all {
+        assert_eq!(TaskStatus::parse(s.as_str()), Some(s));
+        assert_eq!(s.is_finished(), matches!(s, Completed | Failed | Cancelled));
+    }
+}
