@@ -31,6 +31,7 @@ pub struct Agent {
     inner: Arc<AgentInner>,
 }
 
+#[derive(Clone)]
 struct AgentInner {
     id: String,
     name: Option<String>,
@@ -129,6 +130,13 @@ impl Agent {
     /// Whether a hook of this agent takes `tasks`.
     pub(crate) fn needs_tasks(&self) -> bool {
         self.inner.needs_tasks
+    }
+
+    /// The same agent with this storage (AgentOS gives its database to agents that have none).
+    pub fn with_db(&self, db: Arc<dyn Db>) -> Agent {
+        let mut inner = (*self.inner).clone();
+        inner.db = Some(db);
+        Agent { inner: Arc::new(inner) }
     }
 
     /// Starts a run. Await the result for the [`RunOutput`](crate::run::RunOutput), or call

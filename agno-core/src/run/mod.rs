@@ -169,6 +169,11 @@ pub struct RunContext {
     /// The session state, carried from run to run.
     #[serde(default)]
     pub session_state: Map<String, Value>,
+    /// Extra fields of the request (AgentOS: form fields it does not know), which agno passes to
+    /// hooks as keyword arguments. `"true"`/`"false"` arrive as booleans, `"null"`/`"none"` as
+    /// null.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub extra: Map<String, Value>,
 }
 
 /// The output of a run: what the caller gets back and what is stored.

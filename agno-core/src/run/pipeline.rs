@@ -73,6 +73,7 @@ pub struct RunBuilder {
     user_id: Option<String>,
     metadata: Option<Map<String, Value>>,
     session_state: Option<Map<String, Value>>,
+    extra: Map<String, Value>,
     debug_mode: Option<bool>,
     store_events: Option<bool>,
     background: BackgroundMode,
@@ -88,6 +89,7 @@ impl RunBuilder {
             user_id: None,
             metadata: None,
             session_state: None,
+            extra: Map::new(),
             debug_mode: None,
             store_events: None,
             background: BackgroundMode::default(),
@@ -115,6 +117,12 @@ impl RunBuilder {
     /// Replaces the session state for this run (default: the stored one).
     pub fn session_state(mut self, state: Map<String, Value>) -> Self {
         self.session_state = Some(state);
+        self
+    }
+
+    /// Extra request fields handed to hooks in `run_context.extra`.
+    pub fn extra(mut self, extra: Map<String, Value>) -> Self {
+        self.extra = extra;
         self
     }
 
@@ -430,6 +438,7 @@ pub(crate) async fn execute(run: RunBuilder, sink: Option<EventSink>) -> Result<
         user_id,
         metadata,
         session_state,
+        extra,
         debug_mode,
         store_events,
         background: mode,
@@ -441,7 +450,7 @@ pub(crate) async fn execute(run: RunBuilder, sink: Option<EventSink>) -> Result<
     let session_state = session_state.or_else(|| session.session_state().cloned()).unwrap_or_default();
     let metadata = metadata.map(Value::Object);
     let run_context =
-        RunContext { run_id: run_id.clone(), session_id: session_id.clone(), user_id, metadata, session_state };
+        RunContext { run_id: run_id.clone(), session_id: session_id.clone(), user_id, metadata, session_state, extra };
     let debug_mode = debug_mode.unwrap_or_else(|| agent.debug_mode());
     let store_events = sink.is_some() && store_events.unwrap_or_else(|| agent.store_events());
     let model = agent.model();
