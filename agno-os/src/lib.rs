@@ -1,1 +1,350 @@
-//! placeholder
+//! AgentOS: serves agno agents over HTTP with agno's API. The response goes out at once;
+//! background hooks run after its last byte, and shutdown waits for them.
+//!
+//! ```no_run
+//! use agno_core::Agent;
+//! use agno_os::AgentOS;
+//!
+//! # async fn serve() -> Result<(), Box<dyn std::error::Error>> {
+//! let agent = Agent::builder().id("background-task-agent").name("BackgroundTaskAgent").build()?;
+//! let agent_os = AgentOS::builder().agents([agent]).run_hooks_in_background(true).build()?;
+//! let app = agent_os.get_app();
+//! agent_os.serve(app).await?; // http://localhost:7777, until Ctrl-C or SIGTERM
+//! # Ok(()) }
+//! ```
+//!
+//! Where agno 3.1.10 differs, we follow its documentation: `run_hooks_in_background(true)` moves
+//! every hook but guardrails and hooks that modify the run after the response, for HTTP runs too
+//! (agno loses the flag on its per-request agent copies), and background hooks still queued or
+//! running at shutdown are waited for (bounded by [`AgentOSBuilder::shutdown_grace`]).
+
+mod background;
+mod error;
+mod form;
+mod routes;
+mod security;
+mod time;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use agno_core::Agent;
+use agno_core::db::Db;
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use background::HookOutcome;
+pub use error::ApiError;
+
+use background::{HookLog, Tracker};
+
+/// The default port, as agno's.
+pub const DEFAULT_PORT: u16 = 7777;
+/// The default largest request body: 10 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 10 * 1024 * 1024;
+/// How long shutdown waits for background hooks by default.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Failures of building or serving AgentOS.
+#[derive(Debug, thiserror::Error)]
+pub enum OsError {
+    /// The configuration is not usable.
+    #[error("AgentOS configuration: {0}")]
+    Config(String),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Serving failed.
+    #[error("server error: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+/// What shutdown found: background work that did not finish within the grace period.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Labels (with run ids) of the tasks still running when the grace period ended.
+    pub unfinished: Vec<String>,
+}
+
+/// State shared by every request.
+pub(crate) struct AppState {
+    pub os_id: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub agents: Vec<Agent>,
+    pub index: HashMap<String, usize>,
+    pub db: Option<Arc<dyn Db>>,
+    pub all_hooks_in_background: bool,
+    pub body_limit: usize,
+    pub security_key: Option<String>,
+    pub tracker: Tracker,
+    pub hook_log: Arc<HookLog>,
+    pub runs: routes::runs::RunRegistry,
+    pub instantiated_at: String,
+}
+
+impl AppState {
+    pub(crate) fn agent(&self, id: &str) -> Option<&Agent> {
+        self.index.get(id).map(|i| &self.agents[*i])
+    }
+}
+
+/// Serves agents over HTTP. Build it with [`AgentOS::builder`].
+pub struct AgentOS {
+    state: Arc<AppState>,
+    host: String,
+    port: u16,
+    grace: Duration,
+    cors: Option<Vec<String>>,
+}
+
+/// Builds [`AgentOS`].
+#[must_use = "call .build()"]
+pub struct AgentOSBuilder {
+    id: Option<String>,
+    name: Option<String>,
+    description: Option<String>,
+    agents: Vec<Agent>,
+    db: Option<Arc<dyn Db>>,
+    run_hooks_in_background: bool,
+    security_key: Option<String>,
+    body_limit: usize,
+    host: String,
+    port: u16,
+    grace: Duration,
+    cors: Option<Vec<String>>,
+    hook_log_capacity: usize,
+}
+
+impl Default for AgentOSBuilder {
+    fn default() -> Self {
+        Self {
+            id: None,
+            name: None,
+            description: None,
+            agents: Vec::new(),
+            db: None,
+            run_hooks_in_background: false,
+            security_key: std::env::var("OS_SECURITY_KEY").ok().filter(|k| !k.is_empty()),
+            body_limit: DEFAULT_BODY_LIMIT,
+            host: "localhost".to_owned(),
+            port: DEFAULT_PORT,
+            grace: DEFAULT_SHUTDOWN_GRACE,
+            cors: None,
+            hook_log_capacity: 10_000,
+        }
+    }
+}
+
+impl AgentOSBuilder {
+    /// The OS id (default: a new UUID).
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// The OS name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The OS description.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Adds agents (their ids must be unique).
+    pub fn agents(mut self, agents: impl IntoIterator<Item = Agent>) -> Self {
+        self.agents.extend(agents);
+        self
+    }
+
+    /// A database for agents that have none, and for the session routes.
+    pub fn db(mut self, db: impl Db) -> Self {
+        self.db = Some(Arc::new(db));
+        self
+    }
+
+    /// Runs every hook of every agent after the response, except guardrails and hooks that
+    /// modify the run (agno's global flag).
+    pub fn run_hooks_in_background(mut self, enabled: bool) -> Self {
+        self.run_hooks_in_background = enabled;
+        self
+    }
+
+    /// Requires `Authorization: Bearer <key>` on every route but `/health` (default: the
+    /// `OS_SECURITY_KEY` environment variable, if set).
+    pub fn security_key(mut self, key: impl Into<String>) -> Self {
+        self.security_key = Some(key.into()).filter(|k| !k.is_empty());
+        self
+    }
+
+    /// The largest request body; larger ones get 413 (default 10 MiB).
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// The host to listen on (default `localhost`; `AGENT_OS_HOST` overrides it).
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = host.into();
+        self
+    }
+
+    /// The port to listen on (default 7777; `AGENT_OS_PORT` overrides it).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// How long shutdown waits for background hooks (default 30 s).
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Allows cross-origin requests from these origins (`["*"]` for any).
+    pub fn cors_allowed_origins(mut self, origins: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.cors = Some(origins.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Checks the configuration and builds the OS.
+    pub fn build(self) -> Result<AgentOS, OsError> {
+        if self.agents.is_empty() && self.db.is_none() {
+            return Err(OsError::Config("give AgentOS at least one agent or a database".into()));
+        }
+        let mut agents = Vec::with_capacity(self.agents.len());
+        let mut index = HashMap::new();
+        for agent in self.agents {
+            if index.insert(agent.id().to_owned(), agents.len()).is_some() {
+                return Err(OsError::Config(format!("two agents have the id `{}`", agent.id())));
+            }
+            let agent = match (agent.db(), &self.db) {
+                (None, Some(db)) => agent.with_db(Arc::clone(db)),
+                _ => agent,
+            };
+            agents.push(agent);
+        }
+        let db = self.db.clone().or_else(|| agents.iter().find_map(|a| a.db().cloned()));
+        let state = AppState {
+            os_id: self.id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            name: self.name,
+            description: self.description,
+            agents,
+            index,
+            db,
+            all_hooks_in_background: self.run_hooks_in_background,
+            body_limit: self.body_limit,
+            security_key: self.security_key,
+            tracker: Tracker::default(),
+            hook_log: Arc::new(HookLog::new(self.hook_log_capacity)),
+            runs: routes::runs::RunRegistry::default(),
+            instantiated_at: time::iso8601(std::time::SystemTime::now()),
+        };
+        Ok(AgentOS { state: Arc::new(state), host: self.host, port: self.port, grace: self.grace, cors: self.cors })
+    }
+}
+
+impl AgentOS {
+    /// Starts building an AgentOS.
+    pub fn builder() -> AgentOSBuilder {
+        AgentOSBuilder::default()
+    }
+
+    /// The router with every route; nest it or add routes and layers to it.
+    pub fn get_app(&self) -> Router {
+        routes::router(Arc::clone(&self.state), self.cors.as_deref())
+    }
+
+    /// The address `serve` listens on: the builder's, overridden by `AGENT_OS_HOST` / `AGENT_OS_PORT`.
+    pub fn address(&self) -> String {
+        let host = std::env::var("AGENT_OS_HOST").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| self.host.clone());
+        let port = std::env::var("AGENT_OS_PORT").ok().and_then(|p| p.parse::<u16>().ok()).unwrap_or(self.port);
+        format!("{host}:{port}")
+    }
+
+    /// Serves `app` until Ctrl-C or SIGTERM, then finishes in-flight requests and waits for
+    /// background hooks (see [`serve_with`](Self::serve_with)).
+    pub async fn serve(&self, app: Router) -> Result<ShutdownReport, OsError> {
+        let addr = self.address();
+        let listener = TcpListener::bind(&addr).await.map_err(|source| OsError::Bind { addr: addr.clone(), source })?;
+        tracing::info!(address = %addr, agents = self.state.agents.len(), "AgentOS listening");
+        self.serve_with(listener, app, shutdown_signal()).await
+    }
+
+    /// Serves `app` on `listener` until `shutdown` resolves; then stops accepting, finishes
+    /// in-flight requests, and waits up to the grace period for background hooks and runs. What
+    /// did not finish is logged with its run id and returned.
+    pub async fn serve_with(
+        &self,
+        listener: TcpListener,
+        app: Router,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<ShutdownReport, OsError> {
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, service).with_graceful_shutdown(shutdown).await?;
+        Ok(self.drain().await)
+    }
+
+    /// Waits up to the grace period for background hooks and runs; logs what is left.
+    pub async fn drain(&self) -> ShutdownReport {
+        let pending = self.state.tracker.len();
+        if pending > 0 {
+            tracing::info!(pending, "waiting for background hooks and runs");
+        }
+        let unfinished = self.state.tracker.drain(self.grace).await;
+        for label in &unfinished {
+            tracing::error!(task = %label, "did not finish before the shutdown grace period ended");
+        }
+        ShutdownReport { unfinished }
+    }
+
+    /// How many background tasks (hook queues and detached runs) are running now.
+    pub fn background_tasks(&self) -> usize {
+        self.state.tracker.len()
+    }
+
+    /// The agents served.
+    pub fn agents(&self) -> &[Agent] {
+        &self.state.agents
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: no new connections; finishing requests and background hooks");
+}

@@ -15,6 +15,9 @@ impl Log {
     pub fn push(&self, entry: impl Into<String>) {
         self.0.lock().unwrap().push(entry.into());
     }
+    pub fn clear(&self) {
+        self.0.lock().unwrap().clear();
+    }
     pub fn entries(&self) -> Vec<String> {
         self.0.lock().unwrap().clone()
     }
@@ -32,6 +35,8 @@ pub enum Action {
     RejectOutput(&'static str),
     SetInput(&'static str),
     SetOutput(&'static str),
+    /// Sleeps this many milliseconds (async), then logs `<name> done`.
+    Sleep(u64),
 }
 
 /// A hook that logs `<name>` (plus what it saw) and then does its action.
@@ -120,6 +125,14 @@ impl Hook for Probe {
                     input.input_content = text.into();
                 }
                 HookCall::Done(Ok(()))
+            }
+            Action::Sleep(ms) => {
+                let log = self.log.clone();
+                let name = self.name;
+                HookCall::pending(async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                    log.push(format!("{name} done"));
+                })
             }
             Action::SetOutput(text) => {
                 if let Some(output) = cx.run_output {

@@ -1,0 +1,290 @@
+//! `POST /agents/{id}/runs` and the routes of one run: poll, cancel, background hook outcomes.
+//!
+//! Every run executes in a tracked task, so a client that leaves early neither cancels the run
+//! nor loses its background hooks, and shutdown waits for it.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+use agno_core::run::RunEventKind;
+use agno_core::run::{BackgroundMode, RunBuilder};
+use agno_core::{RunEvent, RunStatus};
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::AppState;
+use crate::background::{AfterBody, Collected, dispatch};
+use crate::error::{ApiError, field_error};
+use crate::form::{self, RunForm};
+
+/// Runs in progress (and cancelled ones), for polling and cancelling.
+#[derive(Default)]
+pub(crate) struct RunRegistry(Mutex<HashMap<String, InFlight>>);
+
+struct InFlight {
+    agent_id: String,
+    session_id: String,
+    status: RunStatus,
+    abort: Option<tokio::task::AbortHandle>,
+}
+
+impl RunRegistry {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, InFlight>> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn start(&self, run_id: &str, agent_id: &str, session_id: &str, status: RunStatus) {
+        let entry = InFlight { agent_id: agent_id.to_owned(), session_id: session_id.to_owned(), status, abort: None };
+        self.lock().insert(run_id.to_owned(), entry);
+    }
+
+    fn attach(&self, run_id: &str, abort: tokio::task::AbortHandle) {
+        if let Some(entry) = self.lock().get_mut(run_id) {
+            entry.abort = Some(abort);
+        }
+    }
+
+    fn running(&self, run_id: &str) {
+        if let Some(entry) = self.lock().get_mut(run_id) {
+            entry.status = RunStatus::Running;
+        }
+    }
+
+    fn finish(&self, run_id: &str) {
+        let mut runs = self.lock();
+        if runs.get(run_id).is_some_and(|e| e.status != RunStatus::Cancelled) {
+            runs.remove(run_id);
+        }
+    }
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// One SSE frame as agno writes it: `event: <Name>\ndata: <compact JSON>\n\n`.
+fn sse_frame(event: &RunEvent) -> Bytes {
+    let data = serde_json::to_string(event)
+        .unwrap_or_else(|e| json!({ "event": "RunError", "content": e.to_string() }).to_string());
+    Bytes::from(format!("event: {}\ndata: {data}\n\n", event.name()))
+}
+
+/// The frame sent when the run cannot be stored (an infrastructure error).
+fn error_frame(error: &agno_core::Error, run_id: &str, session_id: &str) -> Bytes {
+    let data = json!({
+        "event": "RunError",
+        "content": error.to_string(),
+        "error_type": "internal_error",
+        "run_id": run_id,
+        "session_id": session_id,
+    });
+    Bytes::from(format!("event: RunError\ndata: {data}\n\n"))
+}
+
+/// The SSE body: frames from the run task.
+struct Frames(mpsc::Receiver<Bytes>);
+
+impl futures_core::Stream for Frames {
+    type Item = Result<Bytes, Infallible>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx).map(|frame| frame.map(Ok))
+    }
+}
+
+fn prepared(agent: &agno_core::Agent, form: RunForm, run_id: &str, session_id: &str) -> RunBuilder {
+    let mut run = agent.run(form.message).run_id(run_id).session_id(session_id).store_events(true).extra(form.extra);
+    if let Some(user_id) = form.user_id {
+        run = run.user_id(user_id);
+    }
+    if let Some(metadata) = form.metadata {
+        run = run.metadata(metadata);
+    }
+    if let Some(state) = form.session_state {
+        run = run.session_state(state);
+    }
+    run
+}
+
+/// `POST /agents/{agent_id}/runs`.
+pub(crate) async fn create_run(
+    State(state): State<Arc<AppState>>,
+    Path(agent_id): Path<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let form = form::parse(request, state.body_limit).await?;
+    let agent = state.agent(&agent_id).ok_or_else(ApiError::agent_not_found)?.clone();
+    let session_id = form.session_id.clone().unwrap_or_else(new_id);
+    let run_id = new_id();
+    tracing::info!(agent_id = %agent_id, run_id = %run_id, stream = form.stream, background = form.background, "run requested");
+
+    if form.background {
+        return detached_run(&state, &agent, form, run_id, session_id);
+    }
+
+    let collected = Arc::new(Collected::default());
+    let mode = if state.all_hooks_in_background {
+        BackgroundMode::all_hooks(collected.clone())
+    } else {
+        BackgroundMode::per_hook(collected.clone())
+    };
+    let stream = form.stream;
+    let only_content = !form.stream_events;
+    let run = prepared(&agent, form, &run_id, &session_id).background(mode);
+    let (done_tx, done_rx) = oneshot::channel::<()>();
+    state.runs.start(&run_id, &agent_id, &session_id, RunStatus::Running);
+    let on_end = {
+        let (tracker, log, run_id) = (state.tracker.clone(), Arc::clone(&state.hook_log), run_id.clone());
+        move || dispatch(&tracker, &log, run_id, collected, done_rx)
+    };
+
+    if stream {
+        let (tx, rx) = mpsc::channel::<Bytes>(64);
+        let (task_state, task_run_id, task_session) = (Arc::clone(&state), run_id.clone(), session_id.clone());
+        let handle = state.tracker.spawn(format!("run {run_id}"), async move {
+            let mut events = run.stream();
+            while let Some(item) = events.next().await {
+                let frame = match item {
+                    Ok(event) if only_content && !matches!(event.kind, RunEventKind::RunContent { .. }) => continue,
+                    Ok(event) => sse_frame(&event),
+                    Err(error) => {
+                        tracing::error!(run_id = %task_run_id, %error, "run failed");
+                        error_frame(&error, &task_run_id, &task_session)
+                    }
+                };
+                // A client that left does not stop the run: it still ends, is stored, and its
+                // background hooks run.
+                let _ = tx.send(frame).await;
+            }
+            task_state.runs.finish(&task_run_id);
+            let _ = done_tx.send(());
+        });
+        state.runs.attach(&run_id, handle.abort_handle());
+        let body = AfterBody::wrap(Body::from_stream(Frames(rx)), on_end);
+        let mut response = Response::new(body);
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream; charset=utf-8"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        return Ok(response);
+    }
+
+    let (task_state, task_run_id) = (Arc::clone(&state), run_id.clone());
+    let handle = state.tracker.spawn(format!("run {run_id}"), async move {
+        let output = run.await;
+        task_state.runs.finish(&task_run_id);
+        let _ = done_tx.send(());
+        output
+    });
+    state.runs.attach(&run_id, handle.abort_handle());
+    let output = match handle.await {
+        Ok(output) => output?,
+        Err(join) if join.is_cancelled() => {
+            return Ok(Json(json!({"run_id": run_id, "session_id": session_id, "agent_id": agent_id, "status": "CANCELLED", "content": "Run cancelled"})).into_response());
+        }
+        Err(join) => return Err(ApiError::internal(join)),
+    };
+    let body = serde_json::to_vec(&output).map_err(ApiError::internal)?;
+    let mut response = Response::new(AfterBody::wrap(Body::from(body), on_end));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(response)
+}
+
+/// `background=true`: 202 at once; the run goes on detached (its hooks inline, as in agno) and
+/// is polled at `GET /agents/{id}/runs/{run_id}`.
+fn detached_run(
+    state: &Arc<AppState>,
+    agent: &agno_core::Agent,
+    form: RunForm,
+    run_id: String,
+    session_id: String,
+) -> Result<Response, ApiError> {
+    if agent.db().is_none() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Background runs need a database: give the agent or AgentOS a db",
+        ));
+    }
+    let run = prepared(agent, form, &run_id, &session_id).background(BackgroundMode::inline());
+    state.runs.start(&run_id, agent.id(), &session_id, RunStatus::Pending);
+    let (task_state, task_run_id) = (Arc::clone(state), run_id.clone());
+    let handle = state.tracker.spawn(format!("background run {run_id}"), async move {
+        task_state.runs.running(&task_run_id);
+        if let Err(error) = run.await {
+            tracing::error!(run_id = %task_run_id, %error, "background run failed");
+        }
+        task_state.runs.finish(&task_run_id);
+    });
+    state.runs.attach(&run_id, handle.abort_handle());
+    let body = json!({ "run_id": run_id, "session_id": session_id, "status": "PENDING" });
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+/// The query of `GET /agents/{id}/runs/{run_id}`.
+#[derive(Deserialize)]
+pub(crate) struct RunQuery {
+    session_id: Option<String>,
+}
+
+/// `GET /agents/{agent_id}/runs/{run_id}?session_id=`: the run, or its status while it runs.
+pub(crate) async fn get_run(
+    State(state): State<Arc<AppState>>,
+    Path((agent_id, run_id)): Path<(String, String)>,
+    Query(query): Query<RunQuery>,
+) -> Result<Response, ApiError> {
+    let Some(session_id) = query.session_id.filter(|s| !s.is_empty()) else {
+        let mut error = field_error("missing", "session_id", "Field required", Value::Null);
+        error["loc"] = json!(["query", "session_id"]);
+        return Err(ApiError::validation(vec![error]));
+    };
+    let agent = state.agent(&agent_id).ok_or_else(ApiError::agent_not_found)?;
+    if let Some(entry) = state.runs.lock().get(&run_id).filter(|e| e.agent_id == agent_id && e.session_id == session_id)
+    {
+        let body = json!({ "run_id": run_id, "agent_id": agent_id, "session_id": session_id, "status": entry.status });
+        return Ok(Json(body).into_response());
+    }
+    let db = agent.db().ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "Run not found"))?;
+    match db.get_run(&run_id)? {
+        Some(run) if run.session_id == session_id && run.agent_id == agent_id => Ok(Json(run).into_response()),
+        _ => Err(ApiError::new(StatusCode::NOT_FOUND, "Run not found")),
+    }
+}
+
+/// `POST /agents/{agent_id}/runs/{run_id}/cancel`: stops the run if it is still going; `200 {}`
+/// in every case, as agno.
+pub(crate) async fn cancel_run(
+    State(state): State<Arc<AppState>>,
+    Path((agent_id, run_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    state.agent(&agent_id).ok_or_else(ApiError::agent_not_found)?;
+    let mut runs = state.runs.lock();
+    if let Some(entry) = runs.get_mut(&run_id).filter(|e| e.agent_id == agent_id && e.status != RunStatus::Cancelled) {
+        if let Some(abort) = entry.abort.take() {
+            abort.abort();
+        }
+        entry.status = RunStatus::Cancelled;
+        tracing::info!(run_id = %run_id, "run cancelled");
+    }
+    Ok(Json(json!({})))
+}
+
+/// `GET /agents/{agent_id}/runs/{run_id}/hooks`: what the run's background hooks did.
+pub(crate) async fn run_hooks(
+    State(state): State<Arc<AppState>>,
+    Path((agent_id, run_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    state.agent(&agent_id).ok_or_else(ApiError::agent_not_found)?;
+    let hooks = state
+        .hook_log
+        .get(&run_id)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "No background hooks recorded for this run (yet)"))?;
+    Ok(Json(json!({ "run_id": run_id, "hooks": hooks })))
+}
