@@ -125,9 +125,12 @@ pub struct HookOutcome {
 
 /// The background hook outcomes of recent runs (the latest `capacity` runs).
 pub(crate) struct HookLog {
-    runs: Mutex<(HashMap<String, Vec<HookOutcome>>, VecDeque<String>)>,
+    runs: Mutex<Runs>,
     capacity: usize,
 }
+
+/// Outcomes by run id, and the run ids oldest first (for eviction).
+type Runs = (HashMap<String, Vec<HookOutcome>>, VecDeque<String>);
 
 impl HookLog {
     pub(crate) fn new(capacity: usize) -> Self {

@@ -300,7 +300,19 @@ async fn run_hooks(
             phase.debug_mode,
             phase.tasks,
         );
-        match call_hook(&**hook, cx).await {
+        // Timed only when someone listens at debug level, so the hot path stays free.
+        let timed = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
+        let result = call_hook(&**hook, cx).await;
+        if let Some(started) = timed {
+            let outcome = match &result {
+                Ok(()) => "ok",
+                Err(e) if e.is_check() => "rejected",
+                Err(_) => "failed",
+            };
+            let duration_us = started.elapsed().as_secs_f64() * 1e6;
+            tracing::debug!(hook = name, stage = stage.label(), position, duration_us, outcome, "hook finished");
+        }
+        match result {
             Ok(()) => {
                 if phase.emitter.active() {
                     let input_copy = run_input.as_deref().cloned();

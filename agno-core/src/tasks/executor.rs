@@ -44,7 +44,21 @@ struct Pool {
     running: usize,
     threads: usize,
     idle: usize,
+    /// Idle workers already woken for a job but not yet running: they cannot take another one.
+    woken: usize,
     closed: bool,
+}
+
+impl Pool {
+    /// Whether a sleeping worker can be woken for one more job.
+    fn claim_idle(&mut self) -> bool {
+        if self.idle > self.woken {
+            self.woken += 1;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 struct Queued {
@@ -81,7 +95,7 @@ impl Shared {
     fn release(&self) {
         let mut pool = self.pool();
         pool.running = pool.running.saturating_sub(1);
-        if !pool.queue.is_empty() {
+        if !pool.queue.is_empty() && pool.claim_idle() {
             self.wake.notify_one();
         }
     }
@@ -110,7 +124,7 @@ impl Executor {
         let shared = &self.shared;
         let mut pool = shared.pool();
         pool.queue.push(Queued { priority, ticket, work, runtime });
-        if pool.idle > 0 {
+        if pool.claim_idle() {
             shared.wake.notify_one();
             return;
         }
@@ -175,6 +189,7 @@ fn worker(shared: Arc<Shared>) {
         pool.idle += 1;
         pool = shared.wake.wait(pool).unwrap_or_else(|poisoned| poisoned.into_inner());
         pool.idle -= 1;
+        pool.woken = pool.woken.saturating_sub(1);
     }
 }
 

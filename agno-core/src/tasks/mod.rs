@@ -29,6 +29,7 @@ mod executor;
 mod handle;
 mod immediate;
 mod in_process;
+mod sqlite;
 mod store;
 
 use std::borrow::Cow;
@@ -46,6 +47,7 @@ pub use executor::DEFAULT_MAX_WORKERS;
 pub use handle::{AddOptions, BackgroundTasks, PendingResults, TaskSpec, Tasks, resume};
 pub use immediate::ImmediateBackend;
 pub use in_process::InProcessBackend;
+pub use sqlite::{SqliteTaskBackend, TaskStoreError};
 
 use crate::models::BoxFuture;
 

@@ -142,8 +142,10 @@ async fn readding_a_running_key_replaces_the_result_only_when_the_new_one_finish
     let (release_new, new_gate) = mpsc::channel::<()>();
     tasks.spawn("job", AddOptions::new(), move || old_gate.recv().map(|_| "old").unwrap_or("old"));
     until_running(&tasks, "job").await;
-    tasks.spawn("job", AddOptions::new(), move || new_gate.recv().map(|_| "new").unwrap_or("new"));
-    assert_eq!(tasks.get("job").unwrap().status, TaskStatus::Pending, "get shows the newest submission");
+    let newest = tasks.spawn("job", AddOptions::new(), move || new_gate.recv().map(|_| "new").unwrap_or("new"));
+    let shown = tasks.get("job").unwrap();
+    assert_eq!(shown.id, newest.id, "get shows the newest submission");
+    assert!(!shown.status.is_finished());
     release_old.send(()).unwrap();
     // The old one finishes first: its result is visible until the new one finishes.
     for _ in 0..2000 {
@@ -436,5 +438,26 @@ fn only_forward_transitions() {
     for s in all {
         assert_eq!(TaskStatus::parse(s.as_str()), Some(s));
         assert_eq!(s.is_finished(), matches!(s, Completed | Failed | Cancelled));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_added_back_to_back_each_get_a_free_worker() {
+    // One idle worker and two jobs added at once: the second must not wait behind the first
+    // while the pool may still start a worker for it. Repeated, since it depends on when the
+    // idle worker wakes.
+    for _ in 0..30 {
+        let tasks = in_process(3);
+        let gates = block_workers(&tasks, 1);
+        until_running(&tasks, "blocker0").await;
+        tasks.spawn("warm", AddOptions::new(), || 0);
+        assert_eq!(tasks.wait("warm", LONG).await, Some(json!(0)), "a second worker exists and is idle");
+        let (release, gate) = mpsc::channel::<()>();
+        tasks.spawn("long", AddOptions::new(), move || gate.recv().is_ok());
+        tasks.spawn("quick", AddOptions::new(), || 1);
+        let quick = tasks.wait("quick", Duration::from_secs(2)).await;
+        assert_eq!(quick, Some(json!(1)), "ran while `long` and the blocker still hold theirs");
+        release.send(()).unwrap();
+        drop(gates);
     }
 }
