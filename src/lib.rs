@@ -23,15 +23,18 @@
 //! ```
 //!
 //! Everything lives in the member crates and is re-exported here, so a program depends on `agno`
-//! alone: [`agno_core`] (agents, runs, hooks, models, storage) and [`agno_macros`] (`#[hook]`).
+//! alone: [`agno_core`] (agents, runs, hooks, tasks, models, storage) and [`agno_macros`]
+//! (`#[hook]`, `#[task]`, `#[agent_task]`).
 
 pub use agno_core::*;
-pub use agno_macros::hook;
+pub use agno_macros::{agent_task, hook, task};
+/// AgentOS: the HTTP server (`agno::os::AgentOS`).
+pub use agno_os as os;
 
 /// The names most programs need: `use agno::prelude::*;`.
 pub mod prelude {
     pub use agno_core::prelude::*;
-    pub use agno_macros::hook;
+    pub use agno_macros::{agent_task, hook, task};
 }
 
 /// The README's examples, compiled as doc tests.

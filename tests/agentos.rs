@@ -204,7 +204,9 @@ async fn status_codes_follow_agno() {
     let detail = |v: &Value| v["detail"].clone();
 
     // 422 before the agent lookup: missing or empty message, for a known or unknown agent.
-    for (agent, fields) in [("plain", vec![("stream", "false")]), ("nobody", vec![]), ("plain", vec![("message", "  ")])] {
+    for (agent, fields) in
+        [("plain", vec![("stream", "false")]), ("nobody", vec![]), ("plain", vec![("message", "  ")])]
+    {
         let res = server.run(agent, &fields).await;
         assert_eq!(res.status(), 422);
         let body: Value = res.json().await.unwrap();
@@ -227,7 +229,10 @@ async fn status_codes_follow_agno() {
     // 400 for metadata that is not an object.
     let res = server.run("plain", &[("message", "hi"), ("metadata", "[1,2]")]).await;
     assert_eq!(res.status(), 400);
-    assert_eq!(res.json::<Value>().await.unwrap(), json!({"detail": "Invalid metadata parameter: expected a JSON object"}));
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        json!({"detail": "Invalid metadata parameter: expected a JSON object"})
+    );
     // A check error is a 200 with status ERROR.
     let res = server.run("a", &[("message", "hi"), ("stream", "false")]).await;
     assert_eq!(res.status(), 200);
@@ -478,7 +483,12 @@ impl Hook for SeesRequest {
     }
     fn call<'a>(&'a self, cx: HookContext<'a>) -> HookCall<'a> {
         let rc = cx.run_context;
-        self.0.push(format!("extra={} user={:?} metadata={:?}", Value::Object(rc.extra.clone()), rc.user_id, rc.metadata));
+        self.0.push(format!(
+            "extra={} user={:?} metadata={:?}",
+            Value::Object(rc.extra.clone()),
+            rc.user_id,
+            rc.metadata
+        ));
         HookCall::Done(Ok(()))
     }
 }
@@ -489,12 +499,22 @@ async fn form_fields_reach_hooks_and_sessions_are_served() {
     let agent = Agent::builder().id("a").pre_hook(SeesRequest(log.clone())).build().unwrap();
     let os = AgentOS::builder().agents([agent]).db(InMemoryDb::new()).build().unwrap();
     let server = Server::start(os).await;
-    let fields =
-        [("message", "hi"), ("stream", "false"), ("user_id", "u1"), ("metadata", r#"{"k":"v"}"#), ("foo", "bar"), ("flag", "true"), ("session_id", "s1")];
+    let fields = [
+        ("message", "hi"),
+        ("stream", "false"),
+        ("user_id", "u1"),
+        ("metadata", r#"{"k":"v"}"#),
+        ("foo", "bar"),
+        ("flag", "true"),
+        ("session_id", "s1"),
+    ];
     let body: Value = server.run("a", &fields).await.json().await.unwrap();
     assert_eq!(body["user_id"], "u1");
     assert_eq!(body["metadata"], json!({"k": "v"}));
-    assert_eq!(log.entries(), [r#"extra={"flag":true,"foo":"bar"} user=Some("u1") metadata=Some(Object {"k": String("v")})"#]);
+    assert_eq!(
+        log.entries(),
+        [r#"extra={"flag":true,"foo":"bar"} user=Some("u1") metadata=Some(Object {"k": String("v")})"#]
+    );
 
     let client = &server.client;
     let list: Value = client.get(server.url("/sessions?type=agent")).send().await.unwrap().json().await.unwrap();

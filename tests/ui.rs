@@ -1,5 +1,5 @@
-//! Compile-time tests of `#[hook]`: programs that must compile (`ui/pass`) and programs that
-//! must fail with the errors in their `.stderr` (`ui/fail`).
+//! Compile-time tests of `#[hook]`, `#[task]` and `#[agent_task]`: programs that must compile
+//! (`ui/pass`) and programs that must fail with the errors in their `.stderr` (`ui/fail`).
 //!
 //! Compiler messages change between releases, so this only runs on the stable toolchain.
 //! Regenerate the snapshots with `TRYBUILD=overwrite cargo test --test ui`.

@@ -53,9 +53,11 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::hooks::params::{
-        FromAgent, FromDebugMode, FromMetadata, FromRunContext, FromRunInput, FromRunOutput, FromSession, FromUserId,
+        FromAgent, FromDebugMode, FromMetadata, FromRunContext, FromRunInput, FromRunOutput, FromSession, FromTasks,
+        FromUserId,
     };
     pub use crate::hooks::{Hook, HookCall, HookContext, HookError, HookParams, IntoHookResult};
-    pub use crate::registry::Descriptor;
+    pub use crate::registry::{Descriptor, Resume};
+    pub use crate::tasks::{DEFAULT_TTL, IntoTransformed, Task, TaskError, TaskRun, resume};
     pub use inventory;
 }

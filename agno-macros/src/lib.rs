@@ -1,16 +1,21 @@
-//! The `#[hook]` attribute macro of agno for Rust.
+//! The attribute macros of agno for Rust: [`macro@hook`] (pre- and post-hooks),
+//! [`macro@task`] (background tasks) and [`macro@agent_task`] (background tasks that run an
+//! agent).
 //!
-//! Use it through the `agno` crate (`use agno::prelude::*;`), which re-exports it; see
-//! [`macro@hook`] for what it accepts and writes.
+//! Use them through the `agno` crate (`use agno::prelude::*;`), which re-exports them; each
+//! macro's page says what it accepts and writes. All three report every mistake at once, each on
+//! the token at fault, and leave the function as written when there is one.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod args;
 mod errors;
-mod expand;
+mod hook;
+mod item;
 mod params;
 mod suggest;
+mod task;
 
 use proc_macro::TokenStream;
 
@@ -73,6 +78,11 @@ use proc_macro::TokenStream;
 /// | `user_id` | `Option<&str>` | the user given to the run |
 /// | `metadata` | `Option<&serde_json::Value>` or `Option<&serde_json::Map<String, Value>>` | the run's metadata |
 /// | `debug_mode` | `bool` | the run's debug flag |
+/// | `tasks` | `&Tasks` | the background tasks of the run's session: add [`macro@task`]s, pop their results in a later run |
+///
+/// `tasks` is bound to the run's session and uses the agent's task backend
+/// (`Agent::builder().tasks_backend(..)`, default: one in-process backend for the program); see
+/// [`macro@task`] for an example.
 ///
 /// `Agent::builder().build()` rejects a pre-hook that takes `run_output` and a post-hook that
 /// takes `run_input`. `mut name: Type` is fine; patterns, `_` and other names are errors, as are
@@ -122,5 +132,196 @@ use proc_macro::TokenStream;
 ///   `agno::registry::register(&log_request::DESCRIPTOR)` yourself.
 #[proc_macro_attribute]
 pub fn hook(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::hook(args.into(), item.into()).into()
+    hook::hook(args.into(), item.into()).into()
+}
+
+/// Turns a `fn` or `async fn` into a background task that hooks add and a later call of the same
+/// session picks up, like fasthooks' `@task` decorator.
+///
+/// ```
+/// use std::sync::Arc;
+/// use agno::prelude::*;
+/// use agno::tasks::ImmediateBackend;
+///
+/// /// Runs on a worker thread; the hook that adds it returns at once.
+/// #[task]
+/// fn analyze_code(code: String) -> String {
+///     format!("Analysis complete: {} chars", code.len())
+/// }
+///
+/// /// Kept 10 minutes, scheduled before priority-0 tasks when workers are busy.
+/// #[task(ttl = 600, priority = 5)]
+/// async fn search_docs(query: String, limit: usize) -> Vec<String> {
+///     (0..limit).map(|i| format!("{query} #{i}")).collect()
+/// }
+///
+/// fn first_500(text: String) -> String {
+///     text.chars().take(500).collect()
+/// }
+///
+/// /// The transform runs inside the task, before it counts as completed.
+/// #[task(transform = first_500)]
+/// fn long_output_task() -> String {
+///     "x".repeat(2000)
+/// }
+///
+/// /// `Err` fails the task: `pop_errors` returns the message.
+/// #[task]
+/// fn risky_task() -> Result<String, std::io::Error> {
+///     Err(std::io::Error::other("Something went wrong"))
+/// }
+///
+/// // In a hook: `fn on_write(run_input: &RunInput, tasks: &Tasks) { tasks.add(..); }`.
+/// let tasks = Tasks::new(Arc::new(ImmediateBackend::new()), "session-1");
+/// tasks.add(analyze_code, "fn main() {}".to_owned());
+/// tasks.add(search_docs, ("hooks".to_owned(), 2));
+/// tasks.add(long_output_task, ());
+/// tasks.add(risky_task, ());
+///
+/// // In a later call of the same session:
+/// assert_eq!(tasks.pop(analyze_code).as_deref(), Some("Analysis complete: 12 chars"));
+/// assert_eq!(tasks.pop(search_docs), Some(vec!["hooks #0".to_owned(), "hooks #1".to_owned()]));
+/// assert_eq!(tasks.pop(long_output_task).map(|s| s.len()), Some(500));
+/// assert_eq!(tasks.pop_errors()[0].1.message, "Something went wrong");
+/// ```
+///
+/// # Arguments
+///
+/// * `#[task]` or `#[task()]`: result kept 300 s after the task finishes, priority 0.
+/// * `ttl = 600`: how many seconds the result is kept after the task finishes; an integer literal
+///   greater than 0.
+/// * `priority = 5`: when all workers are busy, higher priorities start first (ties: first
+///   added first); an integer literal, negative allowed (`priority = -1`).
+/// * `transform = path::to_fn`: applied to what the function returns, inside the task, before it
+///   counts as completed. A path to a function (not a closure: write a `fn` and name it) of type
+///   `fn(Raw) -> Output` or `fn(Raw) -> Result<Output, E>` (`E: Display`), where `Raw` is the
+///   function's output (see below). An `Err` fails the task with kind `Transform`; so does a panic
+///   (kind `Panicked`).
+/// * `output = Type` (only with `transform`): the type the transform returns, when it is not the
+///   function's (`#[task(transform = count_words, output = usize)]`).
+/// * `crate = path` (default `::agno`): where the runtime is, for programs that depend on
+///   `agno-core` directly (`#[task(crate = agno_core)]`).
+///
+/// `ttl` and `priority` are defaults: `tasks.add_with(task, args, AddOptions::new().ttl(..))`
+/// overrides them for one call.
+///
+/// # Parameters: the task's `Args`
+///
+/// Arguments cross threads, and with a persistent backend processes, so each parameter is an
+/// owned value that implements `serde::Serialize`, `serde::Deserialize` and `Send` (`String`,
+/// not `&str`; `Vec<u8>`, not `&[u8]`). Parameters are plain names (`code`, `mut code`;
+/// `_code` if unused), not patterns. `tasks.add(task, args)` takes them as the task's
+/// `Task::Args`:
+///
+/// | parameters | `Args` | `add` |
+/// |---|---|---|
+/// | none | `()` | `tasks.add(heartbeat, ())` |
+/// | `code: String` | `String` | `tasks.add(analyze_code, code)` |
+/// | `query: String, limit: usize` | `(String, usize)` | `tasks.add(search_docs, (query, 10))` |
+///
+/// # Return type: the task's `Output`
+///
+/// What `tasks.pop(task)` gives back (it must be serialisable too):
+///
+/// * no return type: `()`;
+/// * `T`: `T`;
+/// * `Result<T, E>`, written with any path whose last segment is `Result` and whose first
+///   generic argument is `T` (`std::io::Result<T>`, `anyhow::Result<T>`, an alias of yours):
+///   `T`. `Err(e)` makes the task `FAILED` with `e.to_string()` as its message (kind
+///   `TaskErrorKind::Failed`), so `E` must implement `Display`. A task therefore cannot store a
+///   `Result` itself: wrap it in a type of your own;
+/// * with `transform`: the `output = Type` given, or else the same `T`.
+///
+/// A panic in the task makes it `FAILED` with the panic message (kind `Panicked`).
+///
+/// # Sync and async
+///
+/// A `fn` runs on the backend's worker threads (it may block); an `async fn` runs on the tokio
+/// runtime and its future must be `Send`.
+///
+/// # What it writes
+///
+/// For `#[task] fn analyze_code(code: String) -> String` in module `app` of crate `my_crate`:
+///
+/// * `#[derive(Debug, Clone, Copy, Default)] struct analyze_code;`, a unit struct with the
+///   function's doc comments and visibility: the value you pass to `tasks.add`, `tasks.pop`,
+///   `tasks.get`, `tasks.cancel` and `analyze_code.keyed("key")` (to add it several times at once
+///   under different keys);
+/// * `analyze_code::func`, the function itself, unchanged, to call directly (and recursively);
+/// * `analyze_code::DESCRIPTOR`, a const `agno::registry::Descriptor` of kind `Task`, with the
+///   name `"analyze_code"`, the module path `"my_crate::app"`, the ttl in seconds, the priority
+///   and the function that runs the task from JSON arguments;
+/// * `impl agno::tasks::Task for analyze_code` (`Args`, `Output`, `name`, `ttl`, `priority`,
+///   `run`);
+/// * the descriptor's submission to the registry, so `agno::registry::tasks()` lists every task
+///   and `agno::registry::resumable("analyze_code")` can run one from stored arguments.
+///
+/// Since the name becomes a unit struct, a parameter or `let` of the same name in its module no
+/// longer binds a new variable: name tasks after what they do (`analyze_code`), not after a value.
+///
+/// On any error, the function is left as written and every error is reported at once, each on
+/// the token at fault. The registry caveats of [`macro@hook`] apply.
+#[proc_macro_attribute]
+pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
+    task::task(args.into(), item.into(), item::Macro::Task).into()
+}
+
+/// Turns an `async fn` into a background task that runs with an agent of its own, like
+/// fasthooks' `@agent_task` decorator (with an agno agent instead of a Claude one).
+///
+/// ```
+/// use std::sync::Arc;
+/// use agno::prelude::*;
+/// use agno::models::OfflineModel;
+/// use agno::tasks::ImmediateBackend;
+///
+/// #[agent_task(instructions = "You review code for security issues.")]
+/// async fn review_code(agent: Agent, code: String, file_path: String) -> Result<String, agno::Error> {
+///     let review = agent.run(format!("Review {file_path}:\n{code}")).await?;
+///     Ok(review.content.unwrap_or_default())
+/// }
+///
+/// fn reviewer_model() -> OfflineModel {
+///     OfflineModel::new()
+/// }
+///
+/// #[agent_task(model = reviewer_model, ttl = 600, priority = 5)]
+/// async fn summarize(agent: Agent, text: String) -> String {
+///     match agent.run(text).await {
+///         Ok(output) => output.content.unwrap_or_default(),
+///         Err(error) => format!("no summary: {error}"),
+///     }
+/// }
+///
+/// let tasks = Tasks::new(Arc::new(ImmediateBackend::new()), "session-1");
+/// tasks.add(review_code, ("eval(input())".to_owned(), "app.py".to_owned()));
+/// tasks.add(summarize, "A long text".to_owned());
+/// // The offline model answers `You said: "<input>"`.
+/// assert_eq!(tasks.pop(review_code).as_deref(), Some("You said: \"Review app.py:\neval(input())\""));
+/// assert_eq!(tasks.pop(summarize).as_deref(), Some("You said: \"A long text\""));
+/// ```
+///
+/// # Arguments
+///
+/// * `instructions = "..."` (optional): a string literal, the agent's instructions (its system
+///   prompt; fasthooks' `system_prompt`).
+/// * `model = path::to_fn` (optional): a path to a `fn() -> M` where `M` implements
+///   `agno::models::Model`, called for each run of the task. Default: the offline model
+///   (`OfflineModel::new()`), which answers `You said: "<input>"`.
+/// * `ttl = 600`, `priority = 5`, `crate = path`: as for [`macro@task`].
+///
+/// # The function
+///
+/// It must be an `async fn` whose first parameter is `agent: Agent` (any plain name, of type
+/// `Agent`, by value). The agent is not part of the task's arguments: each run builds one with
+/// `Agent::builder().name("review_code").instructions(..).model(model()).build()` and passes it
+/// first; if building it fails, the task is `FAILED` with the error's message (it never
+/// panics). The other parameters are the task's `Args`, and the return type its `Output`,
+/// exactly as for [`macro@task`] (including `Result<T, E>`); there is no `transform`.
+///
+/// It writes the same items as [`macro@task`]: the unit struct, `review_code::func` (which takes
+/// the agent first), `DESCRIPTOR`, the `Task` impl and the registry entry.
+#[proc_macro_attribute]
+pub fn agent_task(args: TokenStream, item: TokenStream) -> TokenStream {
+    task::task(args.into(), item.into(), item::Macro::AgentTask).into()
 }

@@ -3,13 +3,17 @@
 //! Adding a parameter is one entry in [`PARAMS`] (plus its trait in `agno-core`'s
 //! `hooks::params`, re-exported from `__private`).
 
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
 /// Which field of `HookContext` a parameter is converted from.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Source {
     /// A field that is always there (`agent`, `run_context`, ...).
     Field(&'static str),
-    /// An `Option` field that only one stage fills (`run_input`, `run_output`); the call fails
-    /// with `HookError::Missing(name)` when it is `None`.
+    /// An `Option` field that only one stage fills (`run_input`, `run_output`), or that only
+    /// agents with a hook asking for it fill (`tasks`); the call fails with
+    /// `HookError::Missing(name)` when it is `None`.
     Required(&'static str),
 }
 
@@ -26,7 +30,7 @@ impl Source {
 pub(crate) struct ParamDef {
     /// The parameter's name, as the user writes it.
     pub(crate) name: &'static str,
-    /// The conversion trait in `__private` (`FromRunInput`).
+    /// The conversion trait's name (`FromRunInput`).
     pub(crate) trait_name: &'static str,
     /// Whether the trait takes a lifetime (`FromRunInput<'a>`).
     pub(crate) has_lifetime: bool,
@@ -36,6 +40,15 @@ pub(crate) struct ParamDef {
     pub(crate) source: Source,
     /// For references, the referenced type as users write it (`RunInput`), for messages.
     pub(crate) referent: Option<&'static str>,
+}
+
+impl ParamDef {
+    /// The conversion trait as the generated code names it: `::agno::__private::FromRunInput<'a>`.
+    pub(crate) fn trait_path(&self, krate: &syn::Path) -> TokenStream {
+        let trait_ = format_ident!("{}", self.trait_name);
+        let module = quote!(#krate::__private);
+        if self.has_lifetime { quote!(#module::#trait_<'a>) } else { quote!(#module::#trait_) }
+    }
 }
 
 /// Every injectable parameter, in the order the error messages list them.
@@ -104,6 +117,14 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         source: Source::Field("debug_mode"),
         referent: None,
     },
+    ParamDef {
+        name: "tasks",
+        trait_name: "FromTasks",
+        has_lifetime: true,
+        method: "from_tasks",
+        source: Source::Required("tasks"),
+        referent: Some("Tasks"),
+    },
 ];
 
 /// The entry for a parameter name.
@@ -126,7 +147,8 @@ mod tests {
             assert!(PARAMS[i + 1..].iter().all(|q| q.name != p.name), "{} twice", p.name);
             assert!(std::ptr::eq(lookup(p.name).unwrap(), p));
         }
-        assert!(lookup("tasks").is_none());
+        assert!(lookup("tasks").is_some_and(|p| p.source == Source::Required("tasks")));
+        assert!(lookup("task").is_none());
         assert!(valid_names().starts_with("`run_input`, `run_output`"));
         assert_eq!(Source::Required("run_input").field(), "run_input");
     }

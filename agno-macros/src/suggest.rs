@@ -58,8 +58,8 @@ fn is_subsequence(short: &str, long: &str) -> bool {
 mod tests {
     use super::*;
 
-    const NAMES: [&str; 8] =
-        ["run_input", "run_output", "run_context", "agent", "session", "user_id", "metadata", "debug_mode"];
+    const NAMES: [&str; 9] =
+        ["run_input", "run_output", "run_context", "agent", "session", "user_id", "metadata", "debug_mode", "tasks"];
 
     #[test]
     fn distances() {
@@ -82,6 +82,9 @@ mod tests {
         assert_eq!(did_you_mean("debug", NAMES), Some("debug_mode"));
         assert_eq!(did_you_mean("run_in_bg", ["run_in_background", "crate"]), Some("run_in_background"));
         assert_eq!(did_you_mean("krate", ["run_in_background", "crate"]), Some("crate"));
+        assert_eq!(did_you_mean("task", NAMES), Some("tasks"));
+        assert_eq!(did_you_mean("tll", ["ttl", "priority", "transform", "output", "crate"]), Some("ttl"));
+        assert_eq!(did_you_mean("prio", ["ttl", "priority", "transform", "output", "crate"]), Some("priority"));
         assert_eq!(did_you_mean("foo", NAMES), None);
         assert_eq!(did_you_mean("x", NAMES), None);
     }

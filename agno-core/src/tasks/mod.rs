@@ -190,6 +190,31 @@ impl TaskResult {
     }
 }
 
+/// What a `#[task(transform = f)]` function may return: the output, or `Result<output, E>` (an
+/// `Err` fails the task with kind [`TaskErrorKind::Transform`]).
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "the transform returns `{Self}`, but the task's output is `{T}`",
+    label = "returns `{Self}`",
+    note = "add `output = {Self}` to the attribute, or make the transform return `{T}` or `Result<{T}, E>`"
+)]
+pub trait IntoTransformed<T> {
+    /// Converts.
+    fn into_transformed(self) -> Result<T, TaskError>;
+}
+
+impl<T> IntoTransformed<T> for T {
+    fn into_transformed(self) -> Result<T, TaskError> {
+        Ok(self)
+    }
+}
+
+impl<T, E: fmt::Display> IntoTransformed<T> for Result<T, E> {
+    fn into_transformed(self) -> Result<T, TaskError> {
+        self.map_err(|e| TaskError::new(TaskErrorKind::Transform, e.to_string()))
+    }
+}
+
 /// The work a task does for one call: blocking (runs on a worker thread) or async (runs on the
 /// tokio runtime).
 pub enum TaskRun<T> {

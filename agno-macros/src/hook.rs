@@ -1,41 +1,15 @@
 //! `#[hook]`: checks the function and writes the hook type around it.
 
-use proc_macro2::{Ident, Span, TokenStream, TokenTree};
-use quote::{ToTokens, format_ident, quote, quote_spanned};
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
-use syn::parse::{Parse, ParseStream, Parser};
-use syn::spanned::Spanned;
-use syn::{Attribute, FnArg, GenericParam, Item, Pat, ReturnType, Safety, Signature, Type, Visibility, token};
+use syn::{FnArg, Pat, ReturnType, Signature, Type};
 
 use crate::args::{self, HookArgs};
 use crate::errors::Errors;
+use crate::item::{self, FnItem, Macro, at, impl_trait};
 use crate::params::{self, ParamDef, Source};
 use crate::suggest::did_you_mean;
-
-/// A function whose body is kept as unparsed tokens: `#[hook]` never looks inside the body, so
-/// a body with syntax errors still gets its signature checked and is handed to rustc as it is.
-struct HookFn {
-    attrs: Vec<Attribute>,
-    vis: Visibility,
-    sig: Signature,
-    body: TokenTree,
-}
-
-impl Parse for HookFn {
-    fn parse(input: ParseStream) -> syn::Result<Self> {
-        let attrs = input.call(Attribute::parse_outer)?;
-        let vis = input.parse()?;
-        let sig: Signature = input.parse()?;
-        if !input.peek(token::Brace) {
-            return Err(input.error("expected the function's body `{ ... }`: a hook needs one"));
-        }
-        let body = input.parse()?;
-        if !input.is_empty() {
-            return Err(input.error("unexpected tokens after the function"));
-        }
-        Ok(Self { attrs, vis, sig, body })
-    }
-}
 
 /// One checked parameter: its entry in the name table and its type.
 struct Param<'f> {
@@ -47,12 +21,12 @@ struct Param<'f> {
 /// error found, so the rest of the crate still type-checks.
 pub(crate) fn hook(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
-    let args = args::parse(args, &mut errors);
-    let func = match syn::parse2::<HookFn>(item.clone()) {
+    let args = args::parse::<HookArgs>(args, &mut errors);
+    let func = match FnItem::parse(&item, Macro::Hook) {
         Ok(func) => func,
         Err(err) => {
-            errors.push(not_a_fn(&item).unwrap_or(err));
-            return with_errors(item, errors);
+            errors.push(err);
+            return item::with_errors(item, errors);
         }
     };
     let params = check_signature(&func.sig, &args, &mut errors);
@@ -66,103 +40,17 @@ pub(crate) fn hook(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-fn with_errors(mut item: TokenStream, errors: Errors) -> TokenStream {
-    if let Err(err) = errors.finish() {
-        item.extend(err.into_compile_error());
-    }
-    item
-}
-
-/// If `item` is an item other than a function, an error on its first token naming what it is.
-fn not_a_fn(item: &TokenStream) -> Option<syn::Error> {
-    let what = match syn::parse2::<Item>(item.clone()).ok()? {
-        Item::Fn(_) | Item::Verbatim(_) => return None,
-        Item::Const(_) => "a const",
-        Item::Enum(_) => "an enum",
-        Item::ExternCrate(_) => "an `extern crate`",
-        Item::ForeignMod(_) => "an `extern` block",
-        Item::Impl(_) => "an impl block",
-        Item::Macro(_) => "a macro",
-        Item::Mod(_) => "a module",
-        Item::Static(_) => "a static",
-        Item::Struct(_) => "a struct",
-        Item::Trait(_) | Item::TraitAlias(_) => "a trait",
-        Item::Type(_) => "a type alias",
-        Item::Union(_) => "a union",
-        Item::Use(_) => "a `use` declaration",
-        _ => "this item",
-    };
-    let span = (|input: ParseStream| {
-        input.call(Attribute::parse_outer)?;
-        input.parse::<Visibility>()?;
-        let span = input.span();
-        input.parse::<TokenStream>()?;
-        Ok(span)
-    })
-    .parse2(item.clone())
-    .ok()?;
-    let extra = if what == "an impl block" {
-        "; methods cannot be hooks: write a free function and call the method from it"
-    } else {
-        ""
-    };
-    Some(syn::Error::new(span, format!("`#[hook]` goes on a `fn` or `async fn`, not on {what}{extra}")))
-}
-
 /// Checks everything about the signature, recording every problem; returns the parameters that
 /// could be understood.
 fn check_signature<'f>(sig: &'f Signature, args: &HookArgs, errors: &mut Errors) -> Vec<Param<'f>> {
-    if let Some(constness) = &sig.constness {
-        errors.push(syn::Error::new(constness.span, "a hook cannot be a `const fn`: remove `const`"));
-    }
-    if let Safety::Unsafe(unsafety) = &sig.safety {
-        errors.push(syn::Error::new(
-            unsafety.span,
-            "a hook cannot be an `unsafe fn`, since the run that calls it cannot uphold its safety \
-             requirements: remove `unsafe` (use an `unsafe` block inside if needed)",
-        ));
-    }
-    if let Some(abi) = &sig.abi {
-        errors.push(syn::Error::new_spanned(
-            abi,
-            format!("a hook cannot have an `extern` ABI: remove `{}`", abi.to_token_stream()),
-        ));
-    }
-    for param in &sig.generics.params {
-        let message = match param {
-            GenericParam::Lifetime(l) => format!(
-                "a hook cannot have lifetime parameters: remove `{}` and write references without lifetimes, such as `&RunInput`",
-                l.lifetime
-            ),
-            GenericParam::Type(t) => {
-                format!("a hook cannot be generic: remove `{}` and write the concrete types, such as `&Agent`", t.ident)
-            }
-            GenericParam::Const(c) => {
-                format!("a hook cannot have const parameters: remove `{}`", c.ident)
-            }
-        };
-        errors.push(syn::Error::new_spanned(param, message));
-    }
-    if let Some(where_clause) = &sig.generics.where_clause {
-        errors.push(syn::Error::new_spanned(
-            where_clause.where_token,
-            "a hook cannot have a `where` clause: remove it and write the concrete types",
-        ));
-    }
-    if let Some(variadic) = &sig.variadic {
-        errors.push(syn::Error::new_spanned(variadic, "a hook cannot be variadic: remove `...`"));
-    }
+    item::check_shape(sig, Macro::Hook, errors);
 
     let mut params: Vec<Param<'f>> = Vec::new();
     let mut seen: Vec<&str> = Vec::new();
     for input in &sig.inputs {
         let arg = match input {
             FnArg::Receiver(receiver) => {
-                errors.push(syn::Error::new_spanned(
-                    receiver,
-                    "`#[hook]` goes on free functions, not methods: remove `self` (or write a free \
-                     function that calls the method)",
-                ));
+                errors.push(item::receiver_error(receiver, Macro::Hook));
                 continue;
             }
             FnArg::Typed(arg) => arg,
@@ -215,29 +103,17 @@ fn check_signature<'f>(sig: &'f Signature, args: &HookArgs, errors: &mut Errors)
 
 /// The name of a parameter, or an error if its pattern is not a plain name.
 fn param_name<'p>(pat: &'p Pat, errors: &mut Errors) -> Option<&'p Ident> {
-    let message = match pat {
-        Pat::Ident(pi) => match (&pi.by_ref, &pi.subpat) {
-            (None, None) => return Some(&pi.ident),
-            (Some(by_ref), _) => {
-                errors.push(syn::Error::new(
-                    by_ref.span,
-                    "remove `ref`: hook parameters are plain names such as `agent`",
-                ));
-                return None;
-            }
-            (None, Some((at, subpat))) => {
-                errors.push(syn::Error::new_spanned(
-                    quote!(#at #subpat),
-                    "remove `@ ...`: hook parameters are plain names such as `agent`",
-                ));
-                return None;
-            }
-        },
-        Pat::Wild(_) => format!(
+    let message = match item::plain_name(pat, "hook", "agent") {
+        Ok(Some(ident)) => return Some(ident),
+        Err(err) => {
+            errors.push(err);
+            return None;
+        }
+        Ok(None) if matches!(pat, Pat::Wild(_)) => format!(
             "a hook parameter's name says what it receives, so it cannot be `_`: use one of {}",
             params::valid_names()
         ),
-        _ => format!(
+        Ok(None) => format!(
             "hook parameters are plain names that say what they receive, not patterns: use one of {}",
             params::valid_names()
         ),
@@ -262,18 +138,6 @@ fn unknown_param(name: &str) -> String {
     message
 }
 
-/// The span of an `impl` keyword anywhere in a type.
-fn impl_trait(ty: &Type) -> Option<Span> {
-    fn find(tokens: TokenStream) -> Option<Span> {
-        tokens.into_iter().find_map(|token| match token {
-            TokenTree::Ident(ident) if ident == "impl" => Some(ident.span()),
-            TokenTree::Group(group) => find(group.stream()),
-            _ => None,
-        })
-    }
-    find(ty.to_token_stream())
-}
-
 /// The type itself if it is a `&mut` reference.
 fn mut_reference(ty: &Type) -> Option<&Type> {
     match ty {
@@ -286,24 +150,21 @@ fn mut_reference(ty: &Type) -> Option<&Type> {
 
 /// Writes the hook type: a unit struct named after the function, an inherent impl with
 /// `DESCRIPTOR` and the function as `func`, the `Hook` impl, and the registry entry.
-fn generate(func: &HookFn, args: &HookArgs, params: &[Param<'_>]) -> TokenStream {
+fn generate(func: &FnItem, args: &HookArgs, params: &[Param<'_>]) -> TokenStream {
     let krate = args.krate.clone().unwrap_or_else(|| syn::parse_quote!(::agno));
     let private = quote!(#krate::__private);
-    let HookFn { attrs, vis, sig, body } = func;
+    let FnItem { vis, sig, body, .. } = func;
     let ident = &sig.ident;
     let name = ident.unraw().to_string();
     let background = args.run_in_background;
 
-    let is = |attr: &Attribute, name: &str| attr.path().is_ident(name);
-    let docs = attrs.iter().filter(|a| is(a, "doc"));
-    let cfgs: Vec<_> = attrs.iter().filter(|a| is(a, "cfg")).collect();
-    let others = attrs.iter().filter(|a| !is(a, "doc") && !is(a, "cfg"));
+    let (cfgs, docs, others) = func.split_attrs();
     let mut inner_sig = sig.clone();
     inner_sig.ident = Ident::new("func", ident.span());
 
     let param_consts = params.iter().map(|p| {
         let Param { def, ty } = p;
-        let trait_ = trait_path(&private, def);
+        let trait_ = def.trait_path(&krate);
         quote_spanned!(at(ty)=> .union(<#ty as #trait_>::PARAM))
     });
 
@@ -329,7 +190,7 @@ fn generate(func: &HookFn, args: &HookArgs, params: &[Param<'_>]) -> TokenStream
     });
     let call_args = params.iter().map(|p| {
         let Param { def, ty } = p;
-        let trait_ = trait_path(&private, def);
+        let trait_ = def.trait_path(&krate);
         let method = format_ident!("{}", def.method);
         let source = local(def.source.field());
         quote_spanned!(at(ty)=> <#ty as #trait_>::#method(#source))
@@ -406,18 +267,6 @@ fn generate(func: &HookFn, args: &HookArgs, params: &[Param<'_>]) -> TokenStream
     }
 }
 
-/// `__private::FromRunInput<'a>`.
-fn trait_path(private: &TokenStream, def: &ParamDef) -> TokenStream {
-    let trait_ = format_ident!("{}", def.trait_name);
-    if def.has_lifetime { quote!(#private::#trait_<'a>) } else { quote!(#private::#trait_) }
-}
-
-/// A span that points at `tokens` but resolves names like the rest of the expansion, so the
-/// generated locals stay visible to each other whatever macro the tokens came from.
-fn at(tokens: &impl Spanned) -> Span {
-    Span::call_site().located_at(tokens.span())
-}
-
 /// The local variable holding a `HookContext` field.
 fn local(field: &str) -> Ident {
     format_ident!("__{field}")
@@ -425,6 +274,8 @@ fn local(field: &str) -> Ident {
 
 #[cfg(test)]
 mod tests {
+    use quote::ToTokens;
+
     use super::*;
 
     fn expand(args: TokenStream, item: TokenStream) -> String {
@@ -506,13 +357,13 @@ mod tests {
     #[test]
     fn arguments() {
         let mut errors = Errors::default();
-        let parsed = args::parse(quote!(run_in_background = true, crate = "my::agno",), &mut errors);
+        let parsed = args::parse::<HookArgs>(quote!(run_in_background = true, crate = "my::agno",), &mut errors);
         assert!(errors.finish().is_ok());
         assert!(parsed.run_in_background);
         assert_eq!(parsed.krate.to_token_stream().to_string(), "my :: agno");
 
         let mut errors = Errors::default();
-        let parsed = args::parse(quote!(run_in_background = maybe, crate = , x), &mut errors);
+        let parsed = args::parse::<HookArgs>(quote!(run_in_background = maybe, crate = , x), &mut errors);
         assert!(!parsed.run_in_background);
         assert_eq!(errors.finish().unwrap_err().into_iter().count(), 3);
     }

@@ -1,0 +1,8 @@
+#![allow(unused)]
+
+use agno::prelude::*;
+
+#[task]
+fn method(&self, code: String) {}
+
+fn main() {}
