@@ -59,10 +59,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .markdown(true)
         .build()?;
     println!("Model: {} ({}), offline: no network, no key", agent.model().id(), agent.model().provider());
-    for hook in agno::registry::hooks() {
-        println!("registered hook: {}::{} (background: {})", hook.module_path, hook.name, hook.run_in_background);
-    }
-    println!();
+    println!("{}\n", agno::registry::describe());
 
     println!("== Run 1: Hello, how are you?");
     let output = agent.run("Hello, how are you?").user_id("demo-user").await?;

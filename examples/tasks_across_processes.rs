@@ -8,40 +8,19 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use agno::registry::{self, Descriptor};
-use agno::tasks::{SqliteTaskBackend, Task, TaskRun, Tasks, resume};
+use agno::prelude::*;
+use agno::tasks::SqliteTaskBackend;
 
-/// The analysis task, written by hand.
-///
-/// Once the `#[task]` macro is available this whole block becomes
-/// `#[task] fn analyze_code(code: String) -> String { .. }`, which also registers it.
-#[derive(Debug, Default, Clone, Copy)]
-struct AnalyzeCode;
-
-impl Task for AnalyzeCode {
-    type Args = String;
-    type Output = String;
-
-    fn name(&self) -> &str {
-        "analyze_code"
-    }
-
-    fn run(&self, code: String) -> TaskRun<String> {
-        TaskRun::blocking(move || Ok(format!("Analysis complete: {} chars", code.len())))
-    }
+/// The analysis. `#[task]` registers it, so a later process can resume it by name from its
+/// stored arguments.
+#[task]
+fn analyze_code(code: String) -> String {
+    format!("Analysis complete: {} chars", code.len())
 }
-
-/// The task value hooks use, named like the function `#[task]` would write.
-#[allow(non_upper_case_globals)]
-const analyze_code: AnalyzeCode = AnalyzeCode;
-
-/// Lets a later process resume `analyze_code` from its stored arguments.
-static ANALYZE_CODE: Descriptor =
-    Descriptor::resumable_task("analyze_code", module_path!(), 300, 0, resume::<AnalyzeCode>);
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    registry::register(&ANALYZE_CODE);
+    println!("{}", agno::registry::describe());
     let path = std::env::args().nth(1).unwrap_or_else(|| "tmp/tasks.db".to_owned());
     // Opening takes over the tasks of processes that exited before finishing them.
     let backend = Arc::new(SqliteTaskBackend::open(&path)?);

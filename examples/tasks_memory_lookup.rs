@@ -19,7 +19,12 @@ const MEMORY: [&str; 4] = [
 #[task(ttl = 600)]
 fn search_memory(query: String, session_id: String) -> String {
     std::thread::sleep(Duration::from_millis(100));
-    let words: Vec<String> = query.to_lowercase().split_whitespace().map(str::to_owned).collect();
+    let words: Vec<String> = query
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() >= 4)
+        .map(str::to_owned)
+        .collect();
     let mut scored: Vec<(usize, &str)> = MEMORY
         .iter()
         .map(|line| (words.iter().filter(|w| line.to_lowercase().contains(w.as_str())).count(), *line))
@@ -33,17 +38,18 @@ fn search_memory(query: String, session_id: String) -> String {
 /// Adds the previous search's result to the input, then starts a search for this prompt.
 #[hook]
 async fn enrich_prompt(run_input: &mut RunInput, run_context: &RunContext, tasks: &Tasks) {
+    let prompt = run_input.input_content_string();
     tasks.wait(search_memory, Duration::from_secs(5)).await;
     if let Some(context) = tasks.pop(search_memory) {
         println!("[enrich_prompt] Relevant context: {context}");
         run_input.input_content = format!("{}\n\nRelevant context:\n{context}", run_input.input_content).into();
     }
-    let prompt = run_input.input_content_string();
     tasks.add(search_memory, (prompt, run_context.session_id.clone()));
 }
 
 #[tokio::main]
 async fn main() -> Result<(), agno::Error> {
+    println!("{}\n", agno::registry::describe());
     let agent = Agent::builder().name("Ops Assistant").pre_hook(enrich_prompt).build()?;
     let mut session = None;
     for prompt in ["how do we deploy to production?", "and the database?", "thanks"] {

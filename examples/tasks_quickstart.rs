@@ -14,11 +14,21 @@ fn analyze_code(code: String) -> String {
     format!("Analysis complete: {} chars", code.len())
 }
 
-/// Starts the analysis of what the user sent, and returns at once.
+/// A background code review by an agent (fasthooks' `agent_task`); offline here, so the review
+/// echoes what it was asked.
+#[agent_task(instructions = "You are a code reviewer. Check for security, performance and style.")]
+async fn review_code(agent: Agent, code: String) -> Result<String, agno::Error> {
+    let review = agent.run(format!("Review:\n```\n{code}\n```")).await?;
+    Ok(review.content.unwrap_or_default())
+}
+
+/// Starts the analysis and the review of what the user sent, and returns at once.
 #[hook]
 fn on_write(run_input: &RunInput, tasks: &Tasks) {
-    let added = tasks.add(analyze_code, run_input.input_content_string());
-    println!("[on_write] added `{}` ({})", added.key, added.status);
+    let code = run_input.input_content_string();
+    let added = tasks.add(analyze_code, code.clone());
+    tasks.add(review_code, code);
+    println!("[on_write] added `{}` and `review_code` ({})", added.key, added.status);
 }
 
 /// On the next run of the session, reports the previous analysis.
@@ -32,11 +42,16 @@ async fn check_results(tasks: &Tasks) {
         Some(result) => println!("[check_results] Previous analysis: {result}"),
         None => println!("[check_results] no previous analysis"),
     }
+    if let Some(review) = tasks.wait(review_code, Duration::from_secs(5)).await {
+        tasks.pop(review_code);
+        println!("[check_results] Code review: {review}");
+    }
 }
 
 #[tokio::main]
 async fn main() -> Result<(), agno::Error> {
-    let agent = Agent::builder().name("Code Assistant").pre_hook(check_results).post_hook(on_write).build()?;
+    println!("{}\n", agno::registry::describe());
+    let agent = Agent::builder().name("Code Assistant").pre_hooks(hooks![check_results, on_write]).build()?;
     let first = agent.run("fn main() { println!(\"hi\"); }").await?;
     println!("run 1: {}\n", first.content.unwrap_or_default());
     let second = agent.run("now add error handling").session_id(first.session_id).await?;

@@ -103,6 +103,18 @@ pub fn resumable(name: &str) -> Option<Resume> {
     descriptors().into_iter().find(|d| d.kind == Kind::Task && d.name == name).and_then(|d| d.resume)
 }
 
+/// One line for people: `registered hooks: a (background), b; tasks: c`.
+pub fn describe() -> String {
+    let names = |items: Vec<&'static Descriptor>| {
+        let names: Vec<String> = items
+            .iter()
+            .map(|d| if d.run_in_background { format!("{} (background)", d.name) } else { d.name.to_owned() })
+            .collect();
+        if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+    };
+    format!("registered hooks: {}; tasks: {}", names(hooks()), names(tasks()))
+}
+
 /// Every registered task.
 pub fn tasks() -> Vec<&'static Descriptor> {
     descriptors().into_iter().filter(|d| d.kind == Kind::Task).collect()
