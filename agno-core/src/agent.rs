@@ -253,7 +253,7 @@ impl AgentBuilder {
         let id = match (self.id, self.name.as_deref()) {
             (Some(id), _) => id,
             (None, Some(name)) => id_from_name(name),
-            (None, None) => uuid::Uuid::new_v4().to_string(),
+            (None, None) => crate::ids::new_id(),
         };
         if id.trim().is_empty() {
             problems.push("the agent id is empty; set .id(..) or a non-empty .name(..)".to_owned());

@@ -25,6 +25,7 @@ pub mod db;
 pub mod error;
 pub mod guardrails;
 pub mod hooks;
+pub mod ids;
 pub mod models;
 mod panic;
 pub mod registry;

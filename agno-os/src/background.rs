@@ -1,15 +1,16 @@
 //! Background hooks after the response: a per-request collector, a body wrapper that hands the
 //! collected hooks over when the last byte has gone, and a tracker that shutdown waits for.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use agno_core::hooks::{BackgroundHook, BackgroundScheduler, HookStage};
+use agno_core::hooks::{BackgroundHook, BackgroundScheduler, HookStage, SharedHook};
+use agno_core::models::BoxFuture;
 use axum::body::Body;
 use bytes::Bytes;
 use http_body::Frame;
@@ -27,37 +28,62 @@ pub(crate) struct Tracker(Arc<TrackerInner>);
 
 #[derive(Default)]
 struct TrackerInner {
-    active: Mutex<HashMap<u64, String>>,
-    next: AtomicU64,
+    active: Mutex<Slots>,
     idle: Notify,
+}
+
+/// What each running task is and which run it belongs to (for the shutdown report), in reused
+/// slots.
+#[derive(Default)]
+struct Slots {
+    entries: Vec<Option<(&'static str, String)>>,
+    free: Vec<usize>,
+    len: usize,
 }
 
 /// Removes a task from the tracker when it ends, however it ends.
 struct Tracked {
     tracker: Tracker,
-    id: u64,
+    slot: usize,
 }
 
 impl Drop for Tracked {
     fn drop(&mut self) {
         let mut active = lock(&self.tracker.0.active);
-        active.remove(&self.id);
-        if active.is_empty() {
+        if let Some(entry) = active.entries.get_mut(self.slot)
+            && entry.take().is_some()
+        {
+            active.free.push(self.slot);
+            active.len -= 1;
+        }
+        if active.len == 0 {
             self.tracker.0.idle.notify_waiters();
         }
     }
 }
 
 impl Tracker {
-    /// Spawns a task that shutdown waits for; `label` names it if it does not finish.
-    pub(crate) fn spawn<F>(&self, label: String, future: F) -> tokio::task::JoinHandle<F::Output>
+    /// Spawns a task that shutdown waits for; `kind` and `run_id` name it if it does not finish.
+    pub(crate) fn spawn<F>(&self, kind: &'static str, run_id: &str, future: F) -> tokio::task::JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let id = self.0.next.fetch_add(1, Ordering::Relaxed);
-        lock(&self.0.active).insert(id, label);
-        let guard = Tracked { tracker: self.clone(), id };
+        let label = Some((kind, run_id.to_owned()));
+        let mut active = lock(&self.0.active);
+        let slot = match active.free.pop() {
+            Some(slot) => {
+                active.entries[slot] = label;
+                slot
+            }
+            None => {
+                active.entries.push(label);
+                active.entries.len() - 1
+            }
+        };
+        active.len += 1;
+        drop(active);
+        let guard = Tracked { tracker: self.clone(), slot };
         tokio::spawn(async move {
             let _guard = guard;
             future.await
@@ -66,7 +92,7 @@ impl Tracker {
 
     /// How many tracked tasks are running.
     pub(crate) fn len(&self) -> usize {
-        lock(&self.0.active).len()
+        lock(&self.0.active).len
     }
 
     /// Waits until every tracked task has ended, at most `grace`; the labels of those that did not.
@@ -80,7 +106,12 @@ impl Tracker {
                 return Vec::new();
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                let mut left: Vec<String> = lock(&self.0.active).values().cloned().collect();
+                let mut left: Vec<String> = lock(&self.0.active)
+                    .entries
+                    .iter()
+                    .flatten()
+                    .map(|(kind, run_id)| format!("{kind} of run {run_id}"))
+                    .collect();
                 left.sort();
                 return left;
             }
@@ -123,120 +154,175 @@ pub struct HookOutcome {
     pub duration_ms: Option<f64>,
 }
 
-/// The background hook outcomes of recent runs (the latest `capacity` runs).
+/// One background hook of a run, as the log keeps it: the hook (its name is read when asked
+/// for) and its state, updated without a lock.
+struct HookSlot {
+    hook: SharedHook,
+    stage: HookStage,
+    position: usize,
+    /// 0 queued, 1 running, 2 completed, 3 failed.
+    status: AtomicU8,
+    /// Microseconds it ran, once it has ended.
+    duration_us: AtomicU64,
+    error: OnceLock<String>,
+}
+
+/// The background hooks of one run.
+pub(crate) struct RunRecord {
+    run_id: String,
+    hooks: Box<[HookSlot]>,
+}
+
+const QUEUED: u8 = 0;
+const RUNNING: u8 = 1;
+const COMPLETED: u8 = 2;
+const FAILED: u8 = 3;
+
+impl RunRecord {
+    fn outcomes(&self) -> Vec<HookOutcome> {
+        self.hooks
+            .iter()
+            .map(|slot| {
+                let status = slot.status.load(Ordering::Acquire);
+                HookOutcome {
+                    hook: slot.hook.name().to_owned(),
+                    stage: match slot.stage {
+                        HookStage::Pre => "pre",
+                        HookStage::Post => "post",
+                    },
+                    position: slot.position,
+                    status: ["queued", "running", "completed", "failed"][usize::from(status.min(FAILED))],
+                    error: slot.error.get().cloned(),
+                    duration_ms: (status >= COMPLETED)
+                        .then(|| slot.duration_us.load(Ordering::Acquire) as f64 / 1000.0),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The background hook outcomes of the latest `capacity` runs that had background hooks (0 keeps
+/// none): a ring, locked once per run; each hook's progress is written without a lock.
 pub(crate) struct HookLog {
-    runs: Mutex<Runs>,
+    runs: Mutex<VecDeque<Arc<RunRecord>>>,
     capacity: usize,
 }
 
-/// Outcomes by run id, and the run ids oldest first (for eviction).
-type Runs = (HashMap<String, Vec<HookOutcome>>, VecDeque<String>);
-
 impl HookLog {
     pub(crate) fn new(capacity: usize) -> Self {
-        Self { runs: Mutex::default(), capacity }
+        Self { runs: Mutex::new(VecDeque::with_capacity(capacity.min(1024))), capacity }
     }
 
-    fn queue(&self, run_id: &str, hooks: &[BackgroundHook]) {
-        let outcomes = hooks
+    /// Records a run's queued hooks.
+    fn queue(&self, run_id: String, hooks: &[BackgroundHook]) -> Arc<RunRecord> {
+        let slots = hooks
             .iter()
-            .map(|h| HookOutcome {
-                hook: h.hook_name().to_owned(),
-                stage: match h.stage() {
-                    HookStage::Pre => "pre",
-                    HookStage::Post => "post",
-                },
+            .map(|h| HookSlot {
+                hook: Arc::clone(h.hook()),
+                stage: h.stage(),
                 position: h.position(),
-                status: "queued",
-                error: None,
-                duration_ms: None,
+                status: AtomicU8::new(QUEUED),
+                duration_us: AtomicU64::new(0),
+                error: OnceLock::new(),
             })
             .collect();
-        let mut runs = lock(&self.runs);
-        let (map, order) = &mut *runs;
-        if map.insert(run_id.to_owned(), outcomes).is_none() {
-            order.push_back(run_id.to_owned());
-        }
-        while order.len() > self.capacity {
-            if let Some(old) = order.pop_front() {
-                map.remove(&old);
+        let record = Arc::new(RunRecord { run_id, hooks: slots });
+        if self.capacity > 0 {
+            let mut runs = lock(&self.runs);
+            if runs.len() >= self.capacity {
+                runs.pop_front();
             }
+            runs.push_back(Arc::clone(&record));
         }
+        record
     }
 
-    fn update(&self, run_id: &str, index: usize, change: impl FnOnce(&mut HookOutcome)) {
-        if let Some(outcome) = lock(&self.runs).0.get_mut(run_id).and_then(|o| o.get_mut(index)) {
-            change(outcome);
-        }
-    }
-
-    /// The outcomes of a run's background hooks, if the run had any.
+    /// The outcomes of a run's background hooks, if the run had any (newest runs first).
     pub(crate) fn get(&self, run_id: &str) -> Option<Vec<HookOutcome>> {
-        lock(&self.runs).0.get(run_id).cloned()
+        let record = lock(&self.runs).iter().rev().find(|r| r.run_id == run_id).cloned()?;
+        Some(record.outcomes())
     }
 }
 
-/// Runs a request's background hooks once its run has ended: one after another, in queue order;
-/// an error or panic is logged and the next one runs.
-pub(crate) fn dispatch(
+/// A request's background hooks, ready to run once its response has gone.
+pub(crate) struct HookBatch {
+    tracker: Tracker,
+    run_id: String,
+    hooks: BoxFuture<'static, ()>,
+}
+
+/// Prepares a request's background hooks: one after another, in queue order; an error or panic
+/// is logged and the next one runs. A stream's run may still be going when its body ends (the
+/// client left): then the hooks wait for `run_done`.
+pub(crate) fn batch(
     tracker: &Tracker,
     log: &Arc<HookLog>,
     run_id: String,
     collected: Arc<Collected>,
-    run_done: oneshot::Receiver<()>,
-) {
-    if tokio::runtime::Handle::try_current().is_err() {
-        tracing::error!(run_id = %run_id, "background hooks not run: the response ended outside the server's runtime");
-        return;
-    }
+    run_done: Option<oneshot::Receiver<()>>,
+) -> HookBatch {
     let log = Arc::clone(log);
-    tracker.spawn(format!("background hooks of run {run_id}"), async move {
-        // The run may still be going if the client left early; its hooks wait for its end.
-        let _ = run_done.await;
+    let label = run_id.clone();
+    let hooks = Box::pin(async move {
+        if let Some(run_done) = run_done {
+            let _ = run_done.await;
+        }
         let hooks = collected.take();
         if hooks.is_empty() {
             return;
         }
-        log.queue(&run_id, &hooks);
-        for (index, hook) in hooks.into_iter().enumerate() {
-            let span = tracing::info_span!("background_hook", run_id = %run_id, hook = %hook.hook_name());
-            log.update(&run_id, index, |o| o.status = "running");
+        let record = log.queue(run_id, &hooks);
+        for (hook, slot) in hooks.into_iter().zip(record.hooks.iter()) {
+            let span = tracing::info_span!("background_hook", run_id = %record.run_id, hook = %hook.hook_name());
+            slot.status.store(RUNNING, Ordering::Release);
             let started = Instant::now();
             let result = hook.run().instrument(span.clone()).await;
-            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            let elapsed = started.elapsed();
+            slot.duration_us.store(elapsed.as_micros().try_into().unwrap_or(u64::MAX), Ordering::Release);
             match result {
                 Ok(()) => {
-                    tracing::info!(parent: &span, duration_ms = ms, "background hook completed");
-                    log.update(&run_id, index, |o| {
-                        o.status = "completed";
-                        o.duration_ms = Some(ms);
-                    });
+                    tracing::info!(parent: &span, duration_ms = elapsed.as_secs_f64() * 1000.0, "background hook completed");
+                    slot.status.store(COMPLETED, Ordering::Release);
                 }
-                Err(error) => log.update(&run_id, index, |o| {
-                    o.status = "failed";
-                    o.error = Some(error.to_string());
-                    o.duration_ms = Some(ms);
-                }),
+                Err(error) => {
+                    let _ = slot.error.set(error.to_string());
+                    slot.status.store(FAILED, Ordering::Release);
+                }
             }
         }
     });
+    HookBatch { tracker: tracker.clone(), run_id: label, hooks }
 }
 
-/// A response body that calls `on_end` once: after its last frame, or when it is dropped (the
-/// client left).
+impl HookBatch {
+    /// Runs the hooks in a tracked task of their own.
+    fn spawn(self) {
+        if tokio::runtime::Handle::try_current().is_err() {
+            tracing::error!(run_id = %self.run_id, "background hooks not run: the response ended outside the server's runtime");
+            return;
+        }
+        let HookBatch { tracker, run_id, hooks } = self;
+        tracker.spawn("background hooks", &run_id, hooks);
+    }
+}
+
+/// A response body that hands its request's background hooks to a task of their own once its
+/// last frame has gone, or when it is dropped (the client left). (The hooks cannot run in the
+/// connection's task: hyper writes a sized body and drops it without polling it again, so only a
+/// new task runs after the last byte without delaying it.)
 pub(crate) struct AfterBody {
     inner: Body,
-    on_end: Option<Box<dyn FnOnce() + Send>>,
+    batch: Option<HookBatch>,
 }
 
 impl AfterBody {
-    pub(crate) fn wrap(inner: Body, on_end: impl FnOnce() + Send + 'static) -> Body {
-        Body::new(Self { inner, on_end: Some(Box::new(on_end)) })
+    pub(crate) fn wrap(inner: Body, batch: HookBatch) -> Body {
+        Body::new(Self { inner, batch: Some(batch) })
     }
 
     fn end(&mut self) {
-        if let Some(on_end) = self.on_end.take() {
-            on_end();
+        if let Some(batch) = self.batch.take() {
+            batch.spawn();
         }
     }
 }

@@ -48,11 +48,13 @@ fn too_large() -> ApiError {
 
 /// Decodes one urlencoded component, rejecting invalid UTF-8.
 fn decode(raw: &[u8]) -> Result<String, ApiError> {
-    let plus_as_space: Vec<u8> = raw.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
-    percent_decode(&plus_as_space)
-        .decode_utf8()
-        .map(|s| s.into_owned())
-        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "Form data is not valid UTF-8"))
+    let invalid = |_| ApiError::new(StatusCode::BAD_REQUEST, "Form data is not valid UTF-8");
+    if raw.contains(&b'+') {
+        let plus_as_space: Vec<u8> = raw.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
+        percent_decode(&plus_as_space).decode_utf8().map(|s| s.into_owned()).map_err(invalid)
+    } else {
+        percent_decode(raw).decode_utf8().map(|s| s.into_owned()).map_err(invalid)
+    }
 }
 
 async fn urlencoded_fields(body: Body, limit: usize) -> Result<Vec<(String, String)>, ApiError> {

@@ -212,6 +212,13 @@ impl AgentOSBuilder {
         self
     }
 
+    /// How many recent runs keep their background hook outcomes for
+    /// `GET /agents/{id}/runs/{run_id}/hooks` (default 10,000; 0 keeps none).
+    pub fn hook_outcomes_kept(mut self, runs: usize) -> Self {
+        self.hook_log_capacity = runs;
+        self
+    }
+
     /// Allows cross-origin requests from these origins (`["*"]` for any).
     pub fn cors_allowed_origins(mut self, origins: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.cors = Some(origins.into_iter().map(Into::into).collect());
@@ -236,8 +243,9 @@ impl AgentOSBuilder {
             agents.push(agent);
         }
         let db = self.db.clone().or_else(|| agents.iter().find_map(|a| a.db().cloned()));
+        let tracker = Tracker::default();
         let state = AppState {
-            os_id: self.id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            os_id: self.id.unwrap_or_else(agno_core::ids::new_id),
             name: self.name,
             description: self.description,
             agents,
@@ -246,7 +254,7 @@ impl AgentOSBuilder {
             all_hooks_in_background: self.run_hooks_in_background,
             body_limit: self.body_limit,
             security_key: self.security_key,
-            tracker: Tracker::default(),
+            tracker,
             hook_log: Arc::new(HookLog::new(self.hook_log_capacity)),
             runs: routes::runs::RunRegistry::default(),
             instantiated_at: time::iso8601(std::time::SystemTime::now()),
@@ -277,7 +285,7 @@ impl AgentOS {
     /// background hooks (see [`serve_with`](Self::serve_with)).
     pub async fn serve(&self, app: Router) -> Result<ShutdownReport, OsError> {
         let addr = self.address();
-        let listener = TcpListener::bind(&addr).await.map_err(|source| OsError::Bind { addr: addr.clone(), source })?;
+        let listener = listen(&addr).await.map_err(|source| OsError::Bind { addr: addr.clone(), source })?;
         tracing::info!(address = %addr, agents = self.state.agents.len(), "AgentOS listening");
         self.serve_with(listener, app, shutdown_signal()).await
     }
@@ -318,6 +326,23 @@ impl AgentOS {
     pub fn agents(&self) -> &[Agent] {
         &self.state.agents
     }
+}
+
+/// Binds with a backlog of 2048 (uvicorn's), so bursts of new connections are not dropped.
+async fn listen(addr: &str) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for resolved in tokio::net::lookup_host(addr).await? {
+        let socket =
+            if resolved.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+        socket.set_reuseaddr(true)?;
+        match socket.bind(resolved).and_then(|()| socket.listen(2048)) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "the address resolves to nothing")
+    }))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -225,7 +225,7 @@ fn decode_run(row: &Row<'_>) -> Result<RunOutput, DbError> {
 /// The runs of a session, by `run_index`.
 fn runs_of(conn: &Connection, session_id: &str) -> Result<Vec<RunOutput>, DbError> {
     let mut stmt =
-        conn.prepare("SELECT run_id, run_data FROM agno_runs WHERE session_id = ?1 ORDER BY run_index, run_id")?;
+        conn.prepare_cached("SELECT run_id, run_data FROM agno_runs WHERE session_id = ?1 ORDER BY run_index, run_id")?;
     let mut rows = stmt.query([session_id])?;
     let mut runs = Vec::new();
     while let Some(row) = rows.next()? {
@@ -244,7 +244,8 @@ impl Db for SqliteDb {
         // One read transaction, so the session and its runs come from the same snapshot.
         let tx = conn.transaction()?;
         let session = {
-            let mut stmt = tx.prepare(&format!("SELECT {SESSION_COLUMNS} FROM agno_sessions WHERE session_id = ?1"))?;
+            let mut stmt =
+                tx.prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM agno_sessions WHERE session_id = ?1"))?;
             let mut rows = stmt.query([session_id])?;
             match rows.next()? {
                 Some(row) => Some(decode_session(row)?),
@@ -295,7 +296,7 @@ impl Db for SqliteDb {
 
     fn get_run(&self, run_id: &str) -> Result<Option<RunOutput>, DbError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT run_id, run_data FROM agno_runs WHERE run_id = ?1")?;
+        let mut stmt = conn.prepare_cached("SELECT run_id, run_data FROM agno_runs WHERE run_id = ?1")?;
         let mut rows = stmt.query([run_id])?;
         match rows.next()? {
             Some(row) => decode_run(row).map(Some),
@@ -317,7 +318,7 @@ impl Db for SqliteDb {
 
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let written = tx.prepare(UPSERT_SESSION)?.execute(params![
+        let written = tx.prepare_cached(UPSERT_SESSION)?.execute(params![
             session.session_id,
             session.session_type.as_str(),
             session.agent_id,
@@ -333,7 +334,7 @@ impl Db for SqliteDb {
             tracing::warn!(session_id = %session.session_id, "session belongs to another user: run not saved");
             return Err(DbError::Ownership { session_id: session.session_id.clone() });
         }
-        tx.prepare(UPSERT_RUN)?.execute(params![
+        tx.prepare_cached(UPSERT_RUN)?.execute(params![
             run.run_id,
             session.session_id,
             run.agent_id,

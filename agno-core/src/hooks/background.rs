@@ -29,7 +29,7 @@ pub struct BackgroundHook {
     position: usize,
     run_input: Option<RunInput>,
     run_output: Option<RunOutput>,
-    run_context: RunContext,
+    run_context: Arc<RunContext>,
     agent: Agent,
     session: Arc<Session>,
     debug_mode: bool,
@@ -51,7 +51,7 @@ impl std::fmt::Debug for BackgroundHook {
 pub(crate) struct RunSnapshot<'a> {
     pub run_input: &'a RunInput,
     pub run_output: &'a RunOutput,
-    pub run_context: &'a RunContext,
+    pub run_context: &'a Arc<RunContext>,
     pub agent: &'a Agent,
     pub session: &'a Arc<Session>,
     pub debug_mode: bool,
@@ -70,7 +70,7 @@ impl BackgroundHook {
             position,
             run_input,
             run_output,
-            run_context: run.run_context.clone(),
+            run_context: Arc::clone(run.run_context),
             agent: run.agent.clone(),
             session: Arc::clone(run.session),
             debug_mode: run.debug_mode,
@@ -81,6 +81,11 @@ impl BackgroundHook {
     /// The hook's name.
     pub fn hook_name(&self) -> &str {
         self.hook.name()
+    }
+
+    /// The hook itself.
+    pub fn hook(&self) -> &SharedHook {
+        &self.hook
     }
 
     /// The run this hook belongs to.

@@ -64,7 +64,7 @@ impl Message {
     /// A new message with a fresh id.
     pub fn new(role: Role, content: impl Into<String>) -> Self {
         Self {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: crate::ids::new_id(),
             content: Some(content.into()),
             from_history: false,
             stop_after_tool_call: false,

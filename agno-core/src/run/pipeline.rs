@@ -204,8 +204,13 @@ impl Stop {
 
 /// Builds and hands out events; creates nothing when nobody streams.
 struct Emitter {
-    sink: Option<EventSink>,
+    stream: Option<Stream>,
     stored: Option<Vec<RunEvent>>,
+}
+
+/// Where events go and the fields every event repeats.
+struct Stream {
+    sink: EventSink,
     agent_id: String,
     agent_name: Option<String>,
     run_id: String,
@@ -214,37 +219,36 @@ struct Emitter {
 
 impl Emitter {
     fn active(&self) -> bool {
-        self.sink.is_some()
+        self.stream.is_some()
     }
 
-    fn make(&self, kind: RunEventKind) -> RunEvent {
+    fn make(stream: &Stream, kind: RunEventKind) -> RunEvent {
         RunEvent {
             created_at: now_unix(),
             kind,
-            agent_id: self.agent_id.clone(),
-            agent_name: self.agent_name.clone(),
-            run_id: self.run_id.clone(),
-            session_id: self.session_id.clone(),
+            agent_id: stream.agent_id.clone(),
+            agent_name: stream.agent_name.clone(),
+            run_id: stream.run_id.clone(),
+            session_id: stream.session_id.clone(),
             nested_depth: 0,
         }
     }
 
     /// Emits an event built by `kind` (only called when streaming).
     fn emit(&mut self, kind: impl FnOnce() -> RunEventKind) {
-        let Some(sink) = &self.sink else { return };
-        let event = self.make(kind());
+        let Some(stream) = &self.stream else { return };
+        let event = Self::make(stream, kind());
         if let Some(stored) = &mut self.stored
             && !matches!(event.kind, RunEventKind::RunContent { .. })
         {
             stored.push(event.clone());
         }
-        sink.push(event);
+        stream.sink.push(event);
     }
 
     /// Records the final event for storage and returns it, to be sent after the store.
     fn finish(&mut self, kind: RunEventKind) -> Option<RunEvent> {
-        self.sink.as_ref()?;
-        let event = self.make(kind);
+        let event = Self::make(self.stream.as_ref()?, kind);
         if let Some(stored) = &mut self.stored {
             stored.push(event.clone());
         }
@@ -455,9 +459,9 @@ pub(crate) async fn execute(run: RunBuilder, sink: Option<EventSink>) -> Result<
         store_events,
         background: mode,
     } = run;
-    let run_id = run_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let run_id = run_id.unwrap_or_else(crate::ids::new_id);
     tracing::Span::current().record("run_id", run_id.as_str());
-    let session_id = session_id.filter(|s| !s.is_empty()).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let session_id = session_id.filter(|s| !s.is_empty()).unwrap_or_else(crate::ids::new_id);
     let session = Arc::new(load_session(&agent, &session_id, user_id.as_deref())?);
     let session_state = session_state.or_else(|| session.session_state().cloned()).unwrap_or_default();
     let metadata = metadata.map(Value::Object);
@@ -467,10 +471,10 @@ pub(crate) async fn execute(run: RunBuilder, sink: Option<EventSink>) -> Result<
     let store_events = sink.is_some() && store_events.unwrap_or_else(|| agent.store_events());
     let model = agent.model();
     let mut output = RunOutput {
-        run_id: run_id.clone(),
+        run_id,
         agent_id: agent.id().to_owned(),
         agent_name: agent.name().map(str::to_owned),
-        session_id: session_id.clone(),
+        session_id,
         parent_run_id: None,
         user_id: run_context.user_id.clone(),
         content: None,
@@ -488,12 +492,14 @@ pub(crate) async fn execute(run: RunBuilder, sink: Option<EventSink>) -> Result<
         events: None,
     };
     let mut emitter = Emitter {
-        sink,
+        stream: sink.map(|sink| Stream {
+            sink,
+            agent_id: output.agent_id.clone(),
+            agent_name: output.agent_name.clone(),
+            run_id: output.run_id.clone(),
+            session_id: output.session_id.clone(),
+        }),
         stored: store_events.then(Vec::new),
-        agent_id: output.agent_id.clone(),
-        agent_name: output.agent_name.clone(),
-        run_id,
-        session_id,
     };
     emitter.emit(|| RunEventKind::RunStarted {
         model: model.id().to_owned(),
@@ -566,6 +572,7 @@ pub(crate) async fn execute(run: RunBuilder, sink: Option<EventSink>) -> Result<
                 &fallback_input
             }
         };
+        let run_context = Arc::new(run_context);
         let snapshot = RunSnapshot {
             run_input,
             run_output: &output,
@@ -583,8 +590,8 @@ pub(crate) async fn execute(run: RunBuilder, sink: Option<EventSink>) -> Result<
     }
 
     saved?;
-    if let (Some(event), Some(sink)) = (final_event, &emitter.sink) {
-        sink.push(event);
+    if let (Some(event), Some(stream)) = (final_event, &emitter.stream) {
+        stream.sink.push(event);
     }
     Ok(output)
 }

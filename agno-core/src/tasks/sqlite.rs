@@ -375,7 +375,7 @@ impl Inner {
         expire(&tx, created).context("deleting expired task results")?;
         let replaced: Vec<i64> = if refused.is_none() {
             let mut stmt = tx
-                .prepare(
+                .prepare_cached(
                     "SELECT seq FROM agno_task_results
                      WHERE session_id = ?1 AND key = ?2 AND status = 'PENDING' ORDER BY seq",
                 )
@@ -493,7 +493,7 @@ impl Inner {
             let db = self.db();
             let mut stmt = db
                 .conn
-                .prepare("SELECT DISTINCT owner FROM agno_task_results WHERE status IN ('PENDING', 'RUNNING')")
+                .prepare_cached("SELECT DISTINCT owner FROM agno_task_results WHERE status IN ('PENDING', 'RUNNING')")
                 .context("finding unfinished tasks")?;
             stmt.query_map([], |row| row.get(0)).and_then(Iterator::collect).context("finding unfinished tasks")?
         };
@@ -525,7 +525,7 @@ impl Inner {
         expire(&tx, now).context("deleting expired task results")?;
         let orphans: Vec<Orphan> = {
             let mut stmt = tx
-                .prepare(
+                .prepare_cached(
                     "SELECT seq, session_id, key, name, args, priority FROM agno_task_results
                      WHERE owner IS ?1 AND status IN ('PENDING', 'RUNNING') ORDER BY seq",
                 )
@@ -677,7 +677,7 @@ impl Inner {
         expire(&tx, now_ms()).context("deleting expired task results")?;
         let mut taken: Vec<(i64, String, Option<String>, Option<String>)> = {
             let mut stmt = tx
-                .prepare(
+                .prepare_cached(
                     "DELETE FROM agno_task_results WHERE session_id = ?1 AND status = ?2
                      RETURNING seq, key, value, error",
                 )
@@ -721,7 +721,7 @@ impl Inner {
         expire(&tx, now).context("deleting expired task results")?;
         let victims: Vec<(i64, String)> = {
             let mut stmt = tx
-                .prepare(
+                .prepare_cached(
                     "SELECT seq, key FROM agno_task_results
                      WHERE session_id = ?1 AND (?2 IS NULL OR key = ?2) AND status IN ('PENDING', 'RUNNING')
                      ORDER BY seq",
@@ -759,7 +759,7 @@ impl Inner {
         let mut looks = Vec::with_capacity(keys.len());
         {
             let mut stmt = tx
-                .prepare("SELECT status, owner, value FROM agno_task_results WHERE session_id = ?1 AND key = ?2 ORDER BY seq")
+                .prepare_cached("SELECT status, owner, value FROM agno_task_results WHERE session_id = ?1 AND key = ?2 ORDER BY seq")
                 .context("reading tasks")?;
             for key in keys {
                 let rows: Vec<(String, Option<String>, Option<String>)> = stmt

@@ -61,10 +61,12 @@ pub(crate) fn router(state: Arc<AppState>, cors_origins: Option<&[String]>) -> R
         .route("/sessions/{session_id}", get(sessions::get).delete(sessions::delete))
         .route("/sessions/{session_id}/runs", get(sessions::runs))
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(Arc::clone(&state), security::require_key))
-        .layer(DefaultBodyLimit::max(state.body_limit))
-        .with_state(state);
+        .method_not_allowed_fallback(method_not_allowed);
+    let app = match state.security_key {
+        Some(_) => app.layer(middleware::from_fn_with_state(Arc::clone(&state), security::require_key)),
+        None => app,
+    };
+    let app = app.layer(DefaultBodyLimit::max(state.body_limit)).with_state(state);
     match cors_origins {
         Some(origins) => app.layer(cors(origins)),
         None => app,

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::AppState;
-use crate::background::{AfterBody, Collected, dispatch};
+use crate::background::{AfterBody, Collected, batch};
 use crate::error::{ApiError, field_error};
 use crate::form::{self, RunForm};
 
@@ -69,7 +69,7 @@ impl RunRegistry {
 }
 
 fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+    agno_core::ids::new_id()
 }
 
 /// One SSE frame as agno writes it: `event: <Name>\ndata: <compact JSON>\n\n`.
@@ -122,13 +122,13 @@ pub(crate) async fn create_run(
     request: Request,
 ) -> Result<Response, ApiError> {
     let form = form::parse(request, state.body_limit).await?;
-    let agent = state.agent(&agent_id).ok_or_else(ApiError::agent_not_found)?.clone();
+    let agent = state.agent(&agent_id).ok_or_else(ApiError::agent_not_found)?;
     let session_id = form.session_id.clone().unwrap_or_else(new_id);
     let run_id = new_id();
     tracing::info!(agent_id = %agent_id, run_id = %run_id, stream = form.stream, background = form.background, "run requested");
 
     if form.background {
-        return detached_run(&state, &agent, form, run_id, session_id);
+        return detached_run(&state, agent, form, run_id, session_id);
     }
 
     let collected = Arc::new(Collected::default());
@@ -139,18 +139,17 @@ pub(crate) async fn create_run(
     };
     let stream = form.stream;
     let only_content = !form.stream_events;
-    let run = prepared(&agent, form, &run_id, &session_id).background(mode);
-    let (done_tx, done_rx) = oneshot::channel::<()>();
-    state.runs.start(&run_id, &agent_id, &session_id, RunStatus::Running);
-    let on_end = {
-        let (tracker, log, run_id) = (state.tracker.clone(), Arc::clone(&state.hook_log), run_id.clone());
-        move || dispatch(&tracker, &log, run_id, collected, done_rx)
-    };
+    let run = prepared(agent, form, &run_id, &session_id).background(mode);
+    let (tracker, log) = (state.tracker.clone(), Arc::clone(&state.hook_log));
 
     if stream {
+        // The stream's end may come before the run's (a client that leaves): the hooks wait for it.
+        let (done_tx, done_rx) = oneshot::channel::<()>();
+        state.runs.start(&run_id, &agent_id, &session_id, RunStatus::Running);
+        let hooks = batch(&tracker, &log, run_id.clone(), collected, Some(done_rx));
         let (tx, rx) = mpsc::channel::<Bytes>(64);
         let (task_state, task_run_id, task_session) = (Arc::clone(&state), run_id.clone(), session_id.clone());
-        let handle = state.tracker.spawn(format!("run {run_id}"), async move {
+        let handle = state.tracker.spawn("run", &run_id, async move {
             let mut events = run.stream();
             while let Some(item) = events.next().await {
                 let frame = match item {
@@ -169,7 +168,7 @@ pub(crate) async fn create_run(
             let _ = done_tx.send(());
         });
         state.runs.attach(&run_id, handle.abort_handle());
-        let body = AfterBody::wrap(Body::from_stream(Frames(rx)), on_end);
+        let body = AfterBody::wrap(Body::from_stream(Frames(rx)), hooks);
         let mut response = Response::new(body);
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream; charset=utf-8"));
@@ -177,23 +176,36 @@ pub(crate) async fn create_run(
         return Ok(response);
     }
 
-    let (task_state, task_run_id) = (Arc::clone(&state), run_id.clone());
-    let handle = state.tracker.spawn(format!("run {run_id}"), async move {
-        let output = run.await;
-        task_state.runs.finish(&task_run_id);
-        let _ = done_tx.send(());
-        output
-    });
-    state.runs.attach(&run_id, handle.abort_handle());
-    let output = match handle.await {
-        Ok(output) => output?,
-        Err(join) if join.is_cancelled() => {
-            return Ok(Json(json!({"run_id": run_id, "session_id": session_id, "agent_id": agent_id, "status": "CANCELLED", "content": "Run cancelled"})).into_response());
+    // Most runs finish in one poll (no I/O in the hooks or the model): run them here. One that
+    // has to wait goes on in a tracked task, so a client that leaves does not cancel it.
+    let mut pending = std::future::IntoFuture::into_future(run);
+    let first = std::future::poll_fn(|cx| Poll::Ready(pending.as_mut().poll(cx))).await;
+    let output = match first {
+        Poll::Ready(output) => output?,
+        Poll::Pending => {
+            state.runs.start(&run_id, &agent_id, &session_id, RunStatus::Running);
+            let (task_state, task_run_id) = (Arc::clone(&state), run_id.clone());
+            let handle = state.tracker.spawn("run", &run_id, async move {
+                let output = pending.await;
+                task_state.runs.finish(&task_run_id);
+                output
+            });
+            state.runs.attach(&run_id, handle.abort_handle());
+            match handle.await {
+                Ok(output) => output?,
+                Err(join) if join.is_cancelled() => {
+                    let body = json!({"run_id": run_id, "session_id": session_id, "agent_id": agent_id, "status": "CANCELLED", "content": "Run cancelled"});
+                    return Ok(Json(body).into_response());
+                }
+                Err(join) => return Err(ApiError::internal(join)),
+            }
         }
-        Err(join) => return Err(ApiError::internal(join)),
     };
-    let body = serde_json::to_vec(&output).map_err(ApiError::internal)?;
-    let mut response = Response::new(AfterBody::wrap(Body::from(body), on_end));
+    let mut body = Vec::with_capacity(4096);
+    serde_json::to_writer(&mut body, &output).map_err(ApiError::internal)?;
+    // The run has ended: its background hooks can start as soon as the body has gone.
+    let hooks = batch(&tracker, &log, run_id, collected, None);
+    let mut response = Response::new(AfterBody::wrap(Body::from(body), hooks));
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(response)
 }
@@ -216,7 +228,7 @@ fn detached_run(
     let run = prepared(agent, form, &run_id, &session_id).background(BackgroundMode::inline());
     state.runs.start(&run_id, agent.id(), &session_id, RunStatus::Pending);
     let (task_state, task_run_id) = (Arc::clone(state), run_id.clone());
-    let handle = state.tracker.spawn(format!("background run {run_id}"), async move {
+    let handle = state.tracker.spawn("background run", &run_id, async move {
         task_state.runs.running(&task_run_id);
         if let Err(error) = run.await {
             tracing::error!(run_id = %task_run_id, %error, "background run failed");
