@@ -52,23 +52,27 @@ fn throughput(c: &mut Criterion) {
     let keys: Vec<String> = (0..10_000).map(|i| format!("task:{i}")).collect();
     let mut group = c.benchmark_group("tasks");
     group.sample_size(10);
-    group.bench_function("10k_unique_adds_then_pop_all", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let tasks = Tasks::new(Arc::new(InProcessBackend::new()), "bench");
-                let start = Instant::now();
-                for (i, key) in keys.iter().enumerate() {
-                    tasks.add(Noop.keyed(key.as_str()), i as u64);
+    // The default pool (4 workers, fasthooks' size) and one worker per core of this machine.
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    for (label, workers) in [("default_4_workers", 4), ("one_worker_per_core", cores)] {
+        group.bench_function(format!("10k_unique_adds_then_pop_all/{label}"), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let tasks = Tasks::new(Arc::new(InProcessBackend::with_max_workers(workers)), "bench");
+                    let start = Instant::now();
+                    for (i, key) in keys.iter().enumerate() {
+                        tasks.add(Noop.keyed(key.as_str()), i as u64);
+                    }
+                    let done = rt.block_on(tasks.wait_all(keys.iter().map(String::as_str), LONG));
+                    let popped = tasks.pop_all();
+                    total += start.elapsed();
+                    assert_eq!((done.len(), popped.len()), (10_000, 10_000));
                 }
-                let done = rt.block_on(tasks.wait_all(keys.iter().map(String::as_str), LONG));
-                let popped = tasks.pop_all();
-                total += start.elapsed();
-                assert_eq!((done.len(), popped.len()), (10_000, 10_000));
-            }
-            total
-        })
-    });
+                total
+            })
+        });
+    }
     group.finish();
 }
 
@@ -82,18 +86,26 @@ fn per_call(c: &mut Criterion) {
     group.bench_function("has", |b| b.iter(|| black_box(tasks.has(Noop))));
     group.bench_function("get", |b| b.iter(|| black_box(tasks.get(Noop))));
     group.bench_function("pop_miss", |b| b.iter(|| black_box(tasks.pop("missing"))));
+    // Pops of completed results, 1,000 at a time, so the store stays at about 10,000 results.
     group.bench_function("pop_hit", |b| {
+        let keys: Vec<String> = (0..1_000).map(|i| format!("hit{i}")).collect();
         b.iter_custom(|iters| {
-            let keys: Vec<String> = (0..iters).map(|i| format!("hit{i}")).collect();
-            for key in &keys {
-                tasks.add(Noop.keyed(key.as_str()), 7);
+            let mut total = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let chunk = &keys[..left.min(1_000) as usize];
+                for key in chunk {
+                    tasks.add(Noop.keyed(key.as_str()), 7);
+                }
+                rt.block_on(tasks.wait_all(chunk.iter().map(String::as_str), LONG));
+                let start = Instant::now();
+                for key in chunk {
+                    black_box(tasks.pop(Noop.keyed(key.as_str())));
+                }
+                total += start.elapsed();
+                left -= chunk.len() as u64;
             }
-            rt.block_on(tasks.wait_all(keys.iter().map(String::as_str), LONG));
-            let start = Instant::now();
-            for key in &keys {
-                black_box(tasks.pop(Noop.keyed(key.as_str())));
-            }
-            start.elapsed()
+            total
         })
     });
     group.finish();

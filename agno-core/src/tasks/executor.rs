@@ -24,7 +24,17 @@ pub(crate) trait RunStore: Send + Sync + 'static {
     fn start(&self, ticket: &Ticket, is_async: bool) -> Start;
     /// Records the outcome of a job.
     fn finish(&self, ticket: &Ticket, outcome: Result<Value, TaskError>);
+    /// Records a worker's previous job (if any) and starts its next; a store may do both at once.
+    fn finish_and_start(&self, finished: Option<Finished>, ticket: &Ticket, is_async: bool) -> Start {
+        if let Some((done, outcome)) = finished {
+            self.finish(&done, outcome);
+        }
+        self.start(ticket, is_async)
+    }
 }
+
+/// A blocking job a worker has run but not yet recorded.
+pub(crate) type Finished = (Ticket, Result<Value, TaskError>);
 
 /// The worker pool.
 pub(crate) struct Executor {
@@ -166,25 +176,35 @@ impl Drop for Executor {
 }
 
 /// A worker thread: takes the highest-priority job while fewer than `max_workers` run. After a
-/// blocking job it gives its slot back and takes the next job under one lock.
+/// blocking job it gives its slot back and takes the next job under one pool lock, and records
+/// the finished job together with starting the next one under one store lock.
 fn worker(shared: Arc<Shared>) {
+    let mut finished: Option<Finished> = None;
     let mut pool = shared.pool();
     loop {
-        if pool.closed {
-            pool.threads -= 1;
-            return;
-        }
         if pool.running < shared.max_workers
+            && !pool.closed
             && let Some(job) = pool.queue.pop()
         {
             pool.running += 1;
             drop(pool);
-            let slot_is_free = run(&shared, job);
+            let slot_is_free = run(&shared, job, &mut finished);
             pool = shared.pool();
             if slot_is_free {
                 pool.running = pool.running.saturating_sub(1);
             }
             continue;
+        }
+        if let Some((done, outcome)) = finished.take() {
+            // Nothing to start: record the last job before sleeping.
+            drop(pool);
+            shared.store.finish(&done, outcome);
+            pool = shared.pool();
+            continue;
+        }
+        if pool.closed {
+            pool.threads -= 1;
+            return;
         }
         pool.idle += 1;
         pool = shared.wake.wait(pool).unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -193,30 +213,33 @@ fn worker(shared: Arc<Shared>) {
     }
 }
 
-/// Runs one job: blocking work on this thread, async work spawned on the runtime. Returns
-/// whether the job's worker slot is free again (false when an async job holds it until it ends).
-fn run(shared: &Arc<Shared>, job: Queued) -> bool {
+/// Runs one job: blocking work on this thread (its outcome left in `finished`, to be recorded
+/// with the next start), async work spawned on the runtime. Returns whether the job's worker
+/// slot is free again (false when an async job holds it until it ends).
+fn run(shared: &Arc<Shared>, job: Queued, finished: &mut Option<Finished>) -> bool {
     let Queued { ticket, work, runtime, .. } = job;
+    let is_async = matches!(work, Work::Async(_)) && runtime.is_some();
+    let start = shared.store.finish_and_start(finished.take(), &ticket, is_async);
     let future = match work {
         Work::Blocking(work) => {
-            if let Start::Run(_) = shared.store.start(&ticket, false) {
+            if let Start::Run(_) = start {
                 let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
                     .unwrap_or_else(|panic| Err(TaskError::new(TaskErrorKind::Panicked, panic_message(panic))));
-                shared.store.finish(&ticket, outcome);
+                *finished = Some((ticket, outcome));
             }
             return true;
         }
         Work::Async(future) => future,
     };
     let Some(runtime) = runtime else {
-        if let Start::Run(_) = shared.store.start(&ticket, false) {
+        if let Start::Run(_) = start {
             let error =
                 "an async task needs a tokio runtime: add it from inside one, or use InProcessBackend::with_runtime";
-            shared.store.finish(&ticket, Err(TaskError::new(TaskErrorKind::Lost, error)));
+            *finished = Some((ticket, Err(TaskError::new(TaskErrorKind::Lost, error))));
         }
         return true;
     };
-    let Start::Run(Some(mut stop)) = shared.store.start(&ticket, true) else {
+    let Start::Run(Some(mut stop)) = start else {
         return true;
     };
     let shared = Arc::clone(shared);

@@ -3,12 +3,10 @@
 use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::Duration;
 
-use serde_json::Value;
 use tokio::runtime::{Handle, RuntimeFlavor};
 
-use super::backend::{Job, TaskBackend, WaitMode, Work};
+use super::backend::{Job, TaskBackend, Work};
 use super::store::{MemoryStore, outcome_status};
 use super::{TaskError, TaskErrorKind, TaskResult};
 use crate::models::BoxFuture;
@@ -82,41 +80,5 @@ impl TaskBackend for ImmediateBackend {
         self.store.get(&job.session_id, &job.key).unwrap_or(snapshot)
     }
 
-    fn get(&self, session_id: &str, key: &str) -> Option<TaskResult> {
-        self.store.get(session_id, key)
-    }
-
-    fn pop(&self, session_id: &str, key: &str, accept: &mut dyn FnMut(&Value) -> bool) -> Option<Value> {
-        self.store.pop(session_id, key, accept)
-    }
-
-    fn pop_all(&self, session_id: &str) -> Vec<(String, Value)> {
-        self.store.pop_all(session_id)
-    }
-
-    fn pop_errors(&self, session_id: &str) -> Vec<(String, TaskError)> {
-        self.store.pop_errors(session_id)
-    }
-
-    fn has(&self, session_id: &str, key: Option<&str>) -> bool {
-        self.store.has(session_id, key)
-    }
-
-    fn cancel(&self, session_id: &str, key: &str) -> bool {
-        self.store.cancel(session_id, key)
-    }
-
-    fn cancel_all(&self, session_id: &str) -> usize {
-        self.store.cancel_all(session_id)
-    }
-
-    fn wait<'a>(
-        &'a self,
-        session_id: &'a str,
-        keys: &'a [String],
-        mode: WaitMode,
-        timeout: Duration,
-    ) -> BoxFuture<'a, Vec<(String, Value)>> {
-        Box::pin(self.store.wait(session_id, keys, mode, timeout))
-    }
+    super::store::reads_from_store!();
 }

@@ -3,16 +3,14 @@
 //! `max_workers` at a time, highest priority first.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::Value;
 use tokio::runtime::Handle;
 
-use super::backend::{Job, TaskBackend, WaitMode, Work};
-use super::executor::{DEFAULT_MAX_WORKERS, Executor, RunStore};
+use super::backend::{Job, TaskBackend, Work};
+use super::executor::{DEFAULT_MAX_WORKERS, Executor, Finished, RunStore};
 use super::store::{MemoryStore, Start, Ticket};
 use super::{TaskError, TaskResult};
-use crate::models::BoxFuture;
 
 /// Runs tasks in this process; results live in memory until popped or expired.
 ///
@@ -32,6 +30,9 @@ impl RunStore for MemoryStore {
     }
     fn finish(&self, ticket: &Ticket, outcome: Result<Value, TaskError>) {
         MemoryStore::finish(self, ticket, outcome)
+    }
+    fn finish_and_start(&self, finished: Option<Finished>, ticket: &Ticket, is_async: bool) -> Start {
+        MemoryStore::finish_and_start(self, finished, ticket, is_async)
     }
 }
 
@@ -77,41 +78,5 @@ impl TaskBackend for InProcessBackend {
         snapshot
     }
 
-    fn get(&self, session_id: &str, key: &str) -> Option<TaskResult> {
-        self.store.get(session_id, key)
-    }
-
-    fn pop(&self, session_id: &str, key: &str, accept: &mut dyn FnMut(&Value) -> bool) -> Option<Value> {
-        self.store.pop(session_id, key, accept)
-    }
-
-    fn pop_all(&self, session_id: &str) -> Vec<(String, Value)> {
-        self.store.pop_all(session_id)
-    }
-
-    fn pop_errors(&self, session_id: &str) -> Vec<(String, TaskError)> {
-        self.store.pop_errors(session_id)
-    }
-
-    fn has(&self, session_id: &str, key: Option<&str>) -> bool {
-        self.store.has(session_id, key)
-    }
-
-    fn cancel(&self, session_id: &str, key: &str) -> bool {
-        self.store.cancel(session_id, key)
-    }
-
-    fn cancel_all(&self, session_id: &str) -> usize {
-        self.store.cancel_all(session_id)
-    }
-
-    fn wait<'a>(
-        &'a self,
-        session_id: &'a str,
-        keys: &'a [String],
-        mode: WaitMode,
-        timeout: Duration,
-    ) -> BoxFuture<'a, Vec<(String, Value)>> {
-        Box::pin(self.store.wait(session_id, keys, mode, timeout))
-    }
+    super::store::reads_from_store!();
 }

@@ -45,6 +45,8 @@ struct Slot {
     visible: Option<Record>,
     /// Pending and running submissions, oldest first.
     inflight: Vec<Record>,
+    /// Woken when a submission of this key finishes (made by the first wait on it).
+    finished: Option<Arc<Notify>>,
 }
 
 impl Slot {
@@ -168,11 +170,49 @@ impl State {
         } else {
             tracing::debug!(session_id = %session_id, key = %key, "a newer result of this key finished first; dropping this one");
         }
+        if let Some(finished) = &slot.finished {
+            finished.notify_waiters();
+        }
         notify.notify_waiters();
     }
 
     fn session(&self, session_id: &str) -> Option<&SessionTasks> {
         self.sessions.get(session_id)
+    }
+
+    fn start(&mut self, ticket: &Ticket, is_async: bool) -> Start {
+        let Some(record) = self
+            .sessions
+            .get_mut(&*ticket.session_id)
+            .and_then(|s| s.slots.get_mut(&*ticket.key))
+            .and_then(|slot| slot.inflight.iter_mut().find(|r| r.seq == ticket.seq))
+        else {
+            return Start::Skip;
+        };
+        if record.result.status != TaskStatus::Pending {
+            return Start::Skip;
+        }
+        record.result.status = TaskStatus::Running;
+        record.result.started_at = Some(SystemTime::now());
+        if is_async {
+            let (tx, rx) = oneshot::channel();
+            record.cancel = Some(tx);
+            Start::Run(Some(rx))
+        } else {
+            Start::Run(None)
+        }
+    }
+
+    fn finish_ticket(&mut self, ticket: &Ticket, outcome: Result<Value, TaskError>) {
+        let Some(slot) = self.sessions.get_mut(&*ticket.session_id).and_then(|s| s.slots.get_mut(&*ticket.key)) else {
+            return;
+        };
+        let Some(index) = slot.inflight.iter().position(|r| r.seq == ticket.seq) else {
+            tracing::debug!(key = %ticket.key, "a cancelled task ended; its result is discarded");
+            return;
+        };
+        let record = slot.inflight.remove(index);
+        self.finish(&ticket.session_id, &ticket.key, record, outcome);
     }
 }
 
@@ -220,12 +260,22 @@ impl MemoryStore {
         };
         let key: Arc<str> = Arc::from(job.key.as_str());
         let session = state.sessions.entry(Arc::clone(&session_id)).or_default();
-        let slot = session.slots.entry(job.key.clone()).or_default();
-        let replaced: Vec<Record> = {
+        if !session.slots.contains_key(job.key.as_str()) {
+            session.slots.insert(job.key.clone(), Slot::default());
+        }
+        let Some(slot) = session.slots.get_mut(job.key.as_str()) else {
+            // Not reachable: the slot was inserted just above.
+            tracing::error!(key = %job.key, "task slot missing right after insertion");
+            return (result, Ticket { session_id, key: Arc::from(job.key.as_str()), seq });
+        };
+        // A pending submission of the same key is replaced; running ones go on.
+        let replaced: Vec<Record> = if slot.inflight.iter().any(|r| r.result.status == TaskStatus::Pending) {
             let (pending, running): (Vec<Record>, Vec<Record>) =
                 slot.inflight.drain(..).partition(|r| r.result.status == TaskStatus::Pending);
             slot.inflight = running;
             pending
+        } else {
+            Vec::new()
         };
         slot.inflight.push(Record { seq, result: result.clone(), cancel: None });
         for old in replaced {
@@ -237,41 +287,27 @@ impl MemoryStore {
 
     /// Moves a pending submission to running; `Skip` if it was cancelled or replaced meanwhile.
     pub(crate) fn start(&self, ticket: &Ticket, is_async: bool) -> Start {
-        let mut state = self.lock();
-        let Some(record) = state
-            .sessions
-            .get_mut(&*ticket.session_id)
-            .and_then(|s| s.slots.get_mut(&*ticket.key))
-            .and_then(|slot| slot.inflight.iter_mut().find(|r| r.seq == ticket.seq))
-        else {
-            return Start::Skip;
-        };
-        if record.result.status != TaskStatus::Pending {
-            return Start::Skip;
-        }
-        record.result.status = TaskStatus::Running;
-        record.result.started_at = Some(SystemTime::now());
-        if is_async {
-            let (tx, rx) = oneshot::channel();
-            record.cancel = Some(tx);
-            Start::Run(Some(rx))
-        } else {
-            Start::Run(None)
-        }
+        self.lock().start(ticket, is_async)
     }
 
     /// Records the outcome of a submission; ignored if it was cancelled meanwhile.
     pub(crate) fn finish(&self, ticket: &Ticket, outcome: Result<Value, TaskError>) {
+        self.lock().finish_ticket(ticket, outcome);
+    }
+
+    /// Records a finished submission and starts the next under one lock (a worker going from
+    /// one job to the next).
+    pub(crate) fn finish_and_start(
+        &self,
+        finished: Option<(Ticket, Result<Value, TaskError>)>,
+        ticket: &Ticket,
+        is_async: bool,
+    ) -> Start {
         let mut state = self.lock();
-        let Some(slot) = state.sessions.get_mut(&*ticket.session_id).and_then(|s| s.slots.get_mut(&*ticket.key)) else {
-            return;
-        };
-        let Some(index) = slot.inflight.iter().position(|r| r.seq == ticket.seq) else {
-            tracing::debug!(key = %ticket.key, "a cancelled task ended; its result is discarded");
-            return;
-        };
-        let record = slot.inflight.remove(index);
-        state.finish(&ticket.session_id, &ticket.key, record, outcome);
+        if let Some((done, outcome)) = finished {
+            state.finish_ticket(&done, outcome);
+        }
+        state.start(ticket, is_async)
     }
 
     pub(crate) fn get(&self, session_id: &str, key: &str) -> Option<TaskResult> {
@@ -367,26 +403,39 @@ impl MemoryStore {
         self.cancel_where(session_id, None)
     }
 
-    /// One look at the keys: `Some(values)` if the wait is over, else the session's notifier.
-    fn check(&self, session_id: &str, keys: &[String], mode: WaitMode) -> Result<Vec<(String, Value)>, Arc<Notify>> {
-        let state = self.lock();
-        let Some(session) = state.session(session_id) else { return Ok(Vec::new()) };
-        let mut done = Vec::new();
-        let mut unfinished = false;
-        for key in keys {
-            let Some(slot) = session.slots.get(key.as_str()) else { continue };
-            if !slot.inflight.is_empty() {
-                unfinished = true;
-                continue;
+    /// One look at the keys: `Ok` if the wait is over, else what to wait on. For `All`,
+    /// `settled` counts the leading keys already known to be finished, and the wait is on the
+    /// first unfinished key alone, so a wait on many keys is neither woken by every completion
+    /// nor looks at the finished keys again.
+    fn check(&self, session_id: &str, keys: &[String], mode: WaitMode, settled: &mut usize) -> Result<(), Arc<Notify>> {
+        let mut state = self.lock();
+        let Some(session) = state.sessions.get_mut(session_id) else { return Ok(()) };
+        match mode {
+            WaitMode::All => {
+                while let Some(key) = keys.get(*settled) {
+                    if let Some(slot) = session.slots.get_mut(key.as_str())
+                        && !slot.inflight.is_empty()
+                    {
+                        return Err(Arc::clone(slot.finished.get_or_insert_with(Arc::default)));
+                    }
+                    *settled += 1;
+                }
+                Ok(())
             }
-            if let Some(v) = slot.visible.as_ref().filter(|v| v.result.status == TaskStatus::Completed) {
-                done.push((key.clone(), v.result.value.clone().unwrap_or(Value::Null)));
-                if mode == WaitMode::Any {
-                    return Ok(done);
+            WaitMode::Any => {
+                let unfinished =
+                    |key: &String| session.slots.get(key.as_str()).is_some_and(|slot| !slot.inflight.is_empty());
+                let completed = |key: &String| {
+                    let slot = session.slots.get(key.as_str());
+                    slot.and_then(|s| s.visible.as_ref()).is_some_and(|v| v.result.status == TaskStatus::Completed)
+                };
+                if keys.iter().any(completed) || !keys.iter().any(unfinished) {
+                    Ok(())
+                } else {
+                    Err(Arc::clone(&session.notify))
                 }
             }
         }
-        if unfinished { Err(Arc::clone(&session.notify)) } else { Ok(done) }
     }
 
     /// The completed values so far (the answer at a timeout).
@@ -413,21 +462,76 @@ impl MemoryStore {
         timeout: Duration,
     ) -> Vec<(String, Value)> {
         let deadline = tokio::time::Instant::now() + timeout;
+        let mut settled = 0;
         loop {
-            let notify = match self.check(session_id, keys, mode) {
-                Ok(values) => return values,
+            let notify = match self.check(session_id, keys, mode, &mut settled) {
+                Ok(()) => break,
                 Err(notify) => notify,
             };
             let notified = notify.notified();
             let mut notified = std::pin::pin!(notified);
             notified.as_mut().enable();
-            // Look again now that we are registered: a completion in between is not missed.
-            if let Ok(values) = self.check(session_id, keys, mode) {
-                return values;
+            // Look again now that we are registered: a completion in between is not missed. If
+            // the key waited on finished meanwhile, the next look names another one: start over.
+            match self.check(session_id, keys, mode, &mut settled) {
+                Ok(()) => break,
+                Err(again) if !Arc::ptr_eq(&again, &notify) => continue,
+                Err(_) => {}
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return self.completed(session_id, keys, mode);
+                break;
             }
         }
+        self.completed(session_id, keys, mode)
     }
 }
+
+/// The [`TaskBackend`](super::TaskBackend) methods that only read or cancel, for backends whose
+/// results live in a `store: MemoryStore` field.
+macro_rules! reads_from_store {
+    () => {
+        fn get(&self, session_id: &str, key: &str) -> Option<super::TaskResult> {
+            self.store.get(session_id, key)
+        }
+
+        fn pop(
+            &self,
+            session_id: &str,
+            key: &str,
+            accept: &mut dyn FnMut(&serde_json::Value) -> bool,
+        ) -> Option<serde_json::Value> {
+            self.store.pop(session_id, key, accept)
+        }
+
+        fn pop_all(&self, session_id: &str) -> Vec<(String, serde_json::Value)> {
+            self.store.pop_all(session_id)
+        }
+
+        fn pop_errors(&self, session_id: &str) -> Vec<(String, super::TaskError)> {
+            self.store.pop_errors(session_id)
+        }
+
+        fn has(&self, session_id: &str, key: Option<&str>) -> bool {
+            self.store.has(session_id, key)
+        }
+
+        fn cancel(&self, session_id: &str, key: &str) -> bool {
+            self.store.cancel(session_id, key)
+        }
+
+        fn cancel_all(&self, session_id: &str) -> usize {
+            self.store.cancel_all(session_id)
+        }
+
+        fn wait<'a>(
+            &'a self,
+            session_id: &'a str,
+            keys: &'a [String],
+            mode: super::WaitMode,
+            timeout: std::time::Duration,
+        ) -> crate::models::BoxFuture<'a, Vec<(String, serde_json::Value)>> {
+            Box::pin(self.store.wait(session_id, keys, mode, timeout))
+        }
+    };
+}
+pub(crate) use reads_from_store;
