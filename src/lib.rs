@@ -26,6 +26,8 @@
 //! alone: [`agno_core`] (agents, runs, hooks, tasks, models, storage) and [`agno_macros`]
 //! (`#[hook]`, `#[task]`, `#[agent_task]`).
 
+#![warn(missing_docs)]
+
 pub use agno_core::*;
 pub use agno_macros::{agent_task, hook, task};
 /// AgentOS: the HTTP server (`agno::os::AgentOS`).

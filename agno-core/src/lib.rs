@@ -19,6 +19,8 @@
 //! * guardrails are named after their type in events and logs (`PIIDetectionGuardrail`), not
 //!   `check`.
 
+#![warn(missing_docs)]
+
 pub mod agent;
 pub mod checks;
 pub mod db;

@@ -18,6 +18,8 @@
 //! (agno loses the flag on its per-request agent copies), and background hooks still queued or
 //! running at shutdown are waited for (bounded by [`AgentOSBuilder::shutdown_grace`]).
 
+#![warn(missing_docs)]
+
 mod background;
 mod error;
 mod form;
