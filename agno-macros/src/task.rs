@@ -324,13 +324,12 @@ impl Spec for AgentTaskArgs {
                     None => &[],
                 }
             }
-            _ => match &value[0] {
-                TokenTree::Literal(lit) if matches!(Lit::new(lit.clone()), Lit::Str(_)) => {
-                    let Lit::Str(s) = Lit::new(lit.clone()) else { unreachable!() };
+            _ => match (&value[0], string_literal(&value[0])) {
+                (_, Some(s)) => {
                     self.instructions = Some(s);
                     &value[1..]
                 }
-                other => {
+                (other, None) => {
                     errors.push(syn::Error::new(
                         other.span(),
                         format!(
@@ -914,5 +913,16 @@ mod tests {
         assert!(result_ok(&syn::parse_quote!(Result<u8, E>)).is_some_and(|(_, err)| err.is_some()));
         assert!(result_ok(&syn::parse_quote!(Option<u8>)).is_none());
         assert!(is_agent(&syn::parse_quote!(agno::Agent)));
+    }
+}
+
+/// The string literal a token is, if it is one.
+fn string_literal(token: &TokenTree) -> Option<syn::LitStr> {
+    match token {
+        TokenTree::Literal(lit) => match Lit::new(lit.clone()) {
+            Lit::Str(s) => Some(s),
+            _ => None,
+        },
+        _ => None,
     }
 }
