@@ -781,6 +781,17 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
         .collect()
 }
 
+/// The string literal a token is, if it is one.
+fn string_literal(token: &TokenTree) -> Option<syn::LitStr> {
+    match token {
+        TokenTree::Literal(lit) => match Lit::new(lit.clone()) {
+            Lit::Str(s) => Some(s),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -913,16 +924,5 @@ mod tests {
         assert!(result_ok(&syn::parse_quote!(Result<u8, E>)).is_some_and(|(_, err)| err.is_some()));
         assert!(result_ok(&syn::parse_quote!(Option<u8>)).is_none());
         assert!(is_agent(&syn::parse_quote!(agno::Agent)));
-    }
-}
-
-/// The string literal a token is, if it is one.
-fn string_literal(token: &TokenTree) -> Option<syn::LitStr> {
-    match token {
-        TokenTree::Literal(lit) => match Lit::new(lit.clone()) {
-            Lit::Str(s) => Some(s),
-            _ => None,
-        },
-        _ => None,
     }
 }
