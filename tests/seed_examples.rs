@@ -306,6 +306,14 @@ fn run_seed(name: &str, check_first_request: impl Fn(&[String], usize)) {
     assert_eq!(count(&lines, "[Background Pre-Hook] Input: Hello, how are you?"), 2, "{}", server.report());
 }
 
+/// Where each expected line first appears; fails naming the first one missing.
+fn positions(lines: &[String], expected: &[&str]) -> Vec<usize> {
+    expected
+        .iter()
+        .map(|line| position(lines, line).unwrap_or_else(|| panic!("missing `{line}` in:\n{}", lines.join("\n"))))
+        .collect()
+}
+
 #[test]
 fn global_example_answers_then_runs_every_hook_in_the_background() {
     run_seed("background_hooks_global", |lines, at_response| {
@@ -319,10 +327,7 @@ fn global_example_answers_then_runs_every_hook_in_the_background() {
             "[Background Post-Hook] Sending notification for agent: BackgroundTaskAgent",
             NOTIFICATION_SENT,
         ];
-        let positions: Vec<usize> = expected
-            .iter()
-            .map(|line| position(lines, line).unwrap_or_else(|| panic!("missing `{line}` in:\n{}", lines.join("\n"))))
-            .collect();
+        let positions = positions(lines, &expected);
         assert!(positions.is_sorted(), "hooks out of order ({positions:?}):\n{}", lines.join("\n"));
         // Every hook ran in the background: the response had gone before the last of them ended.
         assert!(positions[5] >= at_response, "analytics logged before the response:\n{}", lines.join("\n"));
@@ -343,10 +348,7 @@ fn decorator_example_runs_log_analytics_inline_and_the_others_in_the_background(
             "[Background Post-Hook] Sending notification for agent: BackgroundTaskAgent",
             NOTIFICATION_SENT,
         ];
-        let positions: Vec<usize> = expected
-            .iter()
-            .map(|line| position(lines, line).unwrap_or_else(|| panic!("missing `{line}` in:\n{}", lines.join("\n"))))
-            .collect();
+        let positions = positions(lines, &expected);
         // log_analytics ran inline, before the background pre-hook that was queued ahead of it.
         assert!(positions.is_sorted(), "hooks out of order ({positions:?}):\n{}", lines.join("\n"));
         assert!(positions[7] >= at_response, "notification sent before the response:\n{}", lines.join("\n"));

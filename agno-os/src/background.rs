@@ -10,7 +10,6 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use agno_core::hooks::{BackgroundHook, BackgroundScheduler, HookStage, SharedHook};
-use agno_core::models::BoxFuture;
 use axum::body::Body;
 use bytes::Bytes;
 use http_body::Frame;
@@ -247,13 +246,14 @@ impl HookLog {
 /// A request's background hooks, ready to run once its response has gone.
 pub(crate) struct HookBatch {
     tracker: Tracker,
+    log: Arc<HookLog>,
     run_id: String,
-    hooks: BoxFuture<'static, ()>,
+    collected: Arc<Collected>,
+    run_done: Option<oneshot::Receiver<()>>,
 }
 
-/// Prepares a request's background hooks: one after another, in queue order; an error or panic
-/// is logged and the next one runs. A stream's run may still be going when its body ends (the
-/// client left): then the hooks wait for `run_done`.
+/// Prepares a request's background hooks. A stream's run may still be going when its body ends
+/// (the client left): then the hooks wait for `run_done`.
 pub(crate) fn batch(
     tracker: &Tracker,
     log: &Arc<HookLog>,
@@ -261,48 +261,47 @@ pub(crate) fn batch(
     collected: Arc<Collected>,
     run_done: Option<oneshot::Receiver<()>>,
 ) -> HookBatch {
-    let log = Arc::clone(log);
-    let label = run_id.clone();
-    let hooks = Box::pin(async move {
-        if let Some(run_done) = run_done {
-            let _ = run_done.await;
-        }
-        let hooks = collected.take();
-        if hooks.is_empty() {
-            return;
-        }
-        let record = log.queue(run_id, &hooks);
-        for (hook, slot) in hooks.into_iter().zip(record.hooks.iter()) {
-            let span = tracing::info_span!("background_hook", run_id = %record.run_id, hook = %hook.hook_name());
-            slot.status.store(RUNNING, Ordering::Release);
-            let started = Instant::now();
-            let result = hook.run().instrument(span.clone()).await;
-            let elapsed = started.elapsed();
-            slot.duration_us.store(elapsed.as_micros().try_into().unwrap_or(u64::MAX), Ordering::Release);
-            match result {
-                Ok(()) => {
-                    tracing::info!(parent: &span, duration_ms = elapsed.as_secs_f64() * 1000.0, "background hook completed");
-                    slot.status.store(COMPLETED, Ordering::Release);
-                }
-                Err(error) => {
-                    let _ = slot.error.set(error.to_string());
-                    slot.status.store(FAILED, Ordering::Release);
-                }
-            }
-        }
-    });
-    HookBatch { tracker: tracker.clone(), run_id: label, hooks }
+    HookBatch { tracker: tracker.clone(), log: Arc::clone(log), run_id, collected, run_done }
 }
 
 impl HookBatch {
-    /// Runs the hooks in a tracked task of their own.
+    /// Runs the hooks in a tracked task of their own: one after another, in queue order; an
+    /// error or panic is logged and the next one runs.
     fn spawn(self) {
         if tokio::runtime::Handle::try_current().is_err() {
             tracing::error!(run_id = %self.run_id, "background hooks not run: the response ended outside the server's runtime");
             return;
         }
-        let HookBatch { tracker, run_id, hooks } = self;
-        tracker.spawn("background hooks", &run_id, hooks);
+        let HookBatch { tracker, log, run_id, collected, run_done } = self;
+        let label = run_id.clone();
+        tracker.spawn("background hooks", &label, async move {
+            if let Some(run_done) = run_done {
+                let _ = run_done.await;
+            }
+            let hooks = collected.take();
+            if hooks.is_empty() {
+                return;
+            }
+            let record = log.queue(run_id, &hooks);
+            for (hook, slot) in hooks.into_iter().zip(record.hooks.iter()) {
+                let span = tracing::info_span!("background_hook", run_id = %record.run_id, hook = %hook.hook_name());
+                slot.status.store(RUNNING, Ordering::Release);
+                let started = Instant::now();
+                let result = hook.run().instrument(span.clone()).await;
+                let elapsed = started.elapsed();
+                slot.duration_us.store(elapsed.as_micros().try_into().unwrap_or(u64::MAX), Ordering::Release);
+                match result {
+                    Ok(()) => {
+                        tracing::info!(parent: &span, duration_ms = elapsed.as_secs_f64() * 1000.0, "background hook completed");
+                        slot.status.store(COMPLETED, Ordering::Release);
+                    }
+                    Err(error) => {
+                        let _ = slot.error.set(error.to_string());
+                        slot.status.store(FAILED, Ordering::Release);
+                    }
+                }
+            }
+        });
     }
 }
 

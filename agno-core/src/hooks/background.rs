@@ -49,7 +49,7 @@ impl std::fmt::Debug for BackgroundHook {
 
 /// The data a background hook copies from its run.
 pub(crate) struct RunSnapshot<'a> {
-    pub run_input: &'a RunInput,
+    /// The finished output; its `input` is the run's final input.
     pub run_output: &'a RunOutput,
     pub run_context: &'a Arc<RunContext>,
     pub agent: &'a Agent,
@@ -62,7 +62,8 @@ impl BackgroundHook {
     /// Copies what `hook` asks for out of a finished run.
     pub(crate) fn new(hook: SharedHook, stage: HookStage, position: usize, run: &RunSnapshot<'_>) -> Self {
         let params = hook.params();
-        let run_input = (stage == HookStage::Pre && params.needs_input()).then(|| run.run_input.clone());
+        let run_input =
+            if stage == HookStage::Pre && params.needs_input() { run.run_output.input.clone() } else { None };
         let run_output = (stage == HookStage::Post && params.needs_output()).then(|| run.run_output.clone());
         Self {
             hook,

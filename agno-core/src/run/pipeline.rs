@@ -564,17 +564,8 @@ pub(crate) async fn execute(run: RunBuilder, sink: Option<EventSink>) -> Result<
     if let Some(scheduler) = &mode.scheduler
         && !background.is_empty()
     {
-        let fallback_input;
-        let run_input = match &output.input {
-            Some(input) => input,
-            None => {
-                fallback_input = RunInput::new("");
-                &fallback_input
-            }
-        };
         let run_context = Arc::new(run_context);
         let snapshot = RunSnapshot {
-            run_input,
             run_output: &output,
             run_context: &run_context,
             agent: &agent,

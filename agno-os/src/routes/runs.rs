@@ -140,13 +140,12 @@ pub(crate) async fn create_run(
     let stream = form.stream;
     let only_content = !form.stream_events;
     let run = prepared(agent, form, &run_id, &session_id).background(mode);
-    let (tracker, log) = (state.tracker.clone(), Arc::clone(&state.hook_log));
 
     if stream {
         // The stream's end may come before the run's (a client that leaves): the hooks wait for it.
         let (done_tx, done_rx) = oneshot::channel::<()>();
         state.runs.start(&run_id, &agent_id, &session_id, RunStatus::Running);
-        let hooks = batch(&tracker, &log, run_id.clone(), collected, Some(done_rx));
+        let hooks = batch(&state.tracker, &state.hook_log, run_id.clone(), collected, Some(done_rx));
         let (tx, rx) = mpsc::channel::<Bytes>(64);
         let (task_state, task_run_id, task_session) = (Arc::clone(&state), run_id.clone(), session_id.clone());
         let handle = state.tracker.spawn("run", &run_id, async move {
@@ -204,7 +203,7 @@ pub(crate) async fn create_run(
     let mut body = Vec::with_capacity(4096);
     serde_json::to_writer(&mut body, &output).map_err(ApiError::internal)?;
     // The run has ended: its background hooks can start as soon as the body has gone.
-    let hooks = batch(&tracker, &log, run_id, collected, None);
+    let hooks = batch(&state.tracker, &state.hook_log, run_id, collected, None);
     let mut response = Response::new(AfterBody::wrap(Body::from(body), hooks));
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(response)
