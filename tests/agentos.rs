@@ -8,51 +8,11 @@ use std::time::{Duration, Instant};
 use agno::db::InMemoryDb;
 use agno::guardrails::PromptInjectionGuardrail;
 use agno::hooks::{Hook, HookCall, HookContext, HookParams};
-use agno::os::{AgentOS, ShutdownReport};
+use agno::os::AgentOS;
 use agno::prelude::*;
+use common::server::{Server, frames};
 use common::{Action, Log, Probe};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
-
-/// A server on 127.0.0.1 with a handle to stop it.
-struct Server {
-    base: String,
-    stop: Option<oneshot::Sender<()>>,
-    done: tokio::task::JoinHandle<ShutdownReport>,
-    client: reqwest::Client,
-}
-
-impl Server {
-    async fn start(os: AgentOS) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = os.get_app();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let done = tokio::spawn(async move {
-            os.serve_with(listener, app, async move {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap()
-        });
-        Self { base, stop: Some(stop), done, client: reqwest::Client::new() }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    async fn run(&self, agent: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        self.client.post(self.url(&format!("/agents/{agent}/runs"))).form(fields).send().await.unwrap()
-    }
-
-    async fn stop(mut self) -> ShutdownReport {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.done.await.unwrap()
-    }
-}
 
 fn os(agent: Agent) -> AgentOS {
     AgentOS::builder().agents([agent]).shutdown_grace(Duration::from_secs(20)).build().unwrap()
@@ -60,18 +20,7 @@ fn os(agent: Agent) -> AgentOS {
 
 /// Polls `GET /agents/{agent}/runs/{run_id}/hooks` until every background hook has ended.
 async fn hooks_of(server: &Server, agent: &str, run_id: &str) -> Vec<Value> {
-    for _ in 0..1000 {
-        let res = server.client.get(server.url(&format!("/agents/{agent}/runs/{run_id}/hooks"))).send().await.unwrap();
-        if res.status() == 200 {
-            let body: Value = res.json().await.unwrap();
-            let hooks = body["hooks"].as_array().unwrap().clone();
-            if hooks.iter().all(|h| h["status"] == "completed" || h["status"] == "failed") {
-                return hooks;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the background hooks of {run_id} never finished");
+    server.finished_hooks(&format!("/agents/{agent}/runs/{run_id}/hooks")).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -272,36 +221,6 @@ async fn status_codes_follow_agno() {
     assert_eq!((res.status().as_u16(), res.json::<Value>().await.unwrap()), (404, json!({"detail": "Not Found"})));
     assert_eq!(client.delete(server.url("/agents")).send().await.unwrap().status(), 405);
     server.stop().await;
-}
-
-/// Whether JSON text has no whitespace outside its strings.
-fn is_compact(json: &str) -> bool {
-    let (mut in_string, mut escaped) = (false, false);
-    for c in json.chars() {
-        match (in_string, escaped, c) {
-            (true, true, _) => escaped = false,
-            (true, false, '\\') => escaped = true,
-            (_, false, '"') => in_string = !in_string,
-            (false, _, c) if c.is_whitespace() => return false,
-            _ => {}
-        }
-    }
-    true
-}
-
-/// Parses SSE frames `event: X\ndata: {...}\n\n`.
-fn frames(text: &str) -> Vec<(String, Value)> {
-    text.split("\n\n")
-        .filter(|f| !f.trim().is_empty())
-        .map(|frame| {
-            let mut lines = frame.lines();
-            let event = lines.next().unwrap().strip_prefix("event: ").unwrap().to_owned();
-            let data = lines.next().unwrap().strip_prefix("data: ").unwrap();
-            assert!(lines.next().is_none(), "exactly two lines per frame");
-            assert!(is_compact(data), "compact JSON: {data}");
-            (event, serde_json::from_str(data).unwrap())
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::hooks::{HookParams, HookStage, IntoHook, SharedHook};
+use crate::hooks::{HookParams, IntoHook, SharedHook};
 use crate::models::{Model, OfflineModel};
-use crate::run::{RunBuilder, RunInput};
+use crate::run::runner::{Common, RunnerKind, check_hooks};
+use crate::run::{RunBuilder, RunInput, Runner};
 use crate::tasks::{TaskBackend, default_backend};
 
 /// The line agno adds to the system message when `markdown` is on.
@@ -128,8 +129,19 @@ impl Agent {
     }
 
     /// Whether a hook of this agent takes `tasks`.
-    pub(crate) fn needs_tasks(&self) -> bool {
-        self.inner.needs_tasks
+    pub(crate) fn common(&self) -> Common<'_> {
+        let inner = &*self.inner;
+        Common {
+            id: &inner.id,
+            name: inner.name.as_deref(),
+            db: inner.db.as_ref(),
+            pre_hooks: &inner.pre_hooks,
+            post_hooks: &inner.post_hooks,
+            debug_mode: inner.debug_mode,
+            store_events: inner.store_events,
+            needs_tasks: inner.needs_tasks,
+            tasks_backend: inner.tasks_backend.as_ref(),
+        }
     }
 
     /// The same agent with this storage (AgentOS gives its database to agents that have none).
@@ -142,7 +154,7 @@ impl Agent {
     /// Starts a run. Await the result for the [`RunOutput`](crate::run::RunOutput), or call
     /// `.stream()` for the events; set `.session_id(..)`, `.user_id(..)`, `.metadata(..)` first.
     pub fn run(&self, input: impl Into<RunInput>) -> RunBuilder {
-        RunBuilder::new(self.clone(), input.into())
+        RunBuilder::new(Runner::Agent(self.clone()), input.into())
     }
 }
 
@@ -258,8 +270,7 @@ impl AgentBuilder {
         if id.trim().is_empty() {
             problems.push("the agent id is empty; set .id(..) or a non-empty .name(..)".to_owned());
         }
-        check_stage(&self.pre_hooks, HookStage::Pre, &mut problems);
-        check_stage(&self.post_hooks, HookStage::Post, &mut problems);
+        check_hooks(RunnerKind::Agent, &self.pre_hooks, &self.post_hooks, &mut problems);
         if !problems.is_empty() {
             return Err(Error::Config(format!("agent `{id}`: {}", problems.join("; "))));
         }
@@ -285,31 +296,12 @@ impl AgentBuilder {
     }
 }
 
-fn check_stage(hooks: &[SharedHook], stage: HookStage, problems: &mut Vec<String>) {
-    for (i, hook) in hooks.iter().enumerate() {
-        let params = hook.params();
-        match stage {
-            HookStage::Pre if params.needs_output() => problems.push(format!(
-                "pre-hook #{} `{}` takes `run_output`, which does not exist before the model call; move it to post_hooks",
-                i + 1,
-                hook.name()
-            )),
-            HookStage::Post if params.needs_input() => problems.push(format!(
-                "post-hook #{} `{}` takes `run_input`, which post-hooks do not receive; move it to pre_hooks or read `run_output.input`",
-                i + 1,
-                hook.name()
-            )),
-            _ => {}
-        }
-    }
-}
-
 /// agno's id from a name: lower-case, spaces and underscores to dashes.
 pub fn id_from_name(name: &str) -> String {
     name.to_lowercase().replace([' ', '_'], "-")
 }
 
-fn system_message(instructions: &[String], markdown: bool) -> Option<String> {
+pub(crate) fn system_message(instructions: &[String], markdown: bool) -> Option<String> {
     let mut message = match instructions {
         [] => String::new(),
         [one] => one.clone(),

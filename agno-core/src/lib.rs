@@ -2,9 +2,10 @@
 //!
 //! Most users depend on the `agno` facade crate and write `use agno::prelude::*;`.
 //!
-//! Where a run goes, in order: [`Agent::run`](agent::Agent::run) gives a
-//! [`RunBuilder`](run::RunBuilder); awaiting it runs [`run::pipeline`]: session, pre-hooks
-//! ([`mod@hooks`]), the model ([`models`]), post-hooks, then storage ([`db`]).
+//! Where a run goes, in order: [`Agent::run`](agent::Agent::run) (or [`Team::run`],
+//! [`Workflow::run`]) gives a [`RunBuilder`](run::RunBuilder); awaiting it runs
+//! [`run::pipeline`]: session, pre-hooks ([`mod@hooks`]), the model ([`models`]) or the team's
+//! members ([`team`]) or the workflow's steps ([`workflow`]), post-hooks, then storage ([`db`]).
 //!
 //! Differences from agno 3.1.10, on purpose:
 //! * hook parameters are checked when the program is compiled (`#[hook]`) and when the agent is
@@ -34,13 +35,17 @@ pub mod registry;
 pub mod run;
 pub mod session;
 pub mod tasks;
+pub mod team;
+pub mod workflow;
 
 pub use agent::{Agent, AgentBuilder};
 pub use checks::{CheckTrigger, InputCheckError, OutputCheckError};
 pub use error::{Error, Result};
 pub use hooks::{Hook, HookContext, HookError};
-pub use run::{RunContext, RunEvent, RunInput, RunOutput, RunStatus};
+pub use run::{RunContext, RunEvent, RunInput, RunOutput, RunStatus, Runner};
 pub use session::Session;
+pub use team::{Team, TeamMode};
+pub use workflow::{Step, Workflow};
 
 /// The names most programs need: `use agno_core::prelude::*;`.
 pub mod prelude {
@@ -50,6 +55,8 @@ pub mod prelude {
     pub use crate::run::{RunContext, RunEvent, RunEventKind, RunInput, RunOutput, RunStatus};
     pub use crate::session::Session;
     pub use crate::tasks::{TaskStatus, Tasks};
+    pub use crate::team::{Team, TeamMode};
+    pub use crate::workflow::{Step, StepInput, Workflow};
 }
 
 /// Items the macros' generated code uses. Not a public API: it may change in any release.
@@ -57,7 +64,7 @@ pub mod prelude {
 pub mod __private {
     pub use crate::hooks::params::{
         FromAgent, FromDebugMode, FromMetadata, FromRunContext, FromRunInput, FromRunOutput, FromSession, FromTasks,
-        FromUserId,
+        FromTeam, FromUserId, FromWorkflow,
     };
     pub use crate::hooks::{Hook, HookCall, HookContext, HookError, HookParams, IntoHookResult};
     pub use crate::registry::{Descriptor, Resume};

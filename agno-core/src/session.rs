@@ -48,6 +48,12 @@ pub struct Session {
     /// The agent, for agent sessions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<String>,
+    /// The team, for team sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<String>,
+    /// The workflow, for workflow sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_id: Option<String>,
     /// The owner; a session with an owner is only written for that user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
@@ -57,6 +63,12 @@ pub struct Session {
     /// `{"name", "agent_id", "model": {"id", "provider"}}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_data: Option<Value>,
+    /// `{"name", "team_id", "model": {...}}` for team sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_data: Option<Value>,
+    /// `{"name", "workflow_id"}` for workflow sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_data: Option<Value>,
     /// Caller metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
@@ -77,9 +89,13 @@ impl Session {
             session_id: session_id.into(),
             session_type: SessionType::Agent,
             agent_id: None,
+            team_id: None,
+            workflow_id: None,
             user_id: None,
             session_data: None,
             agent_data: None,
+            team_data: None,
+            workflow_data: None,
             metadata: None,
             runs: Vec::new(),
             created_at: now,

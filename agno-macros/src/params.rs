@@ -9,10 +9,11 @@ use quote::{format_ident, quote};
 /// Which field of `HookContext` a parameter is converted from.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Source {
-    /// A field that is always there (`agent`, `run_context`, ...).
+    /// A field that is always there (`run_context`, `session`, ...).
     Field(&'static str),
-    /// An `Option` field that only one stage fills (`run_input`, `run_output`), or that only
-    /// agents with a hook asking for it fill (`tasks`); the call fails with
+    /// An `Option` field that only one stage fills (`run_input`, `run_output`), only one kind of
+    /// runner fills (`agent`, `team`, `workflow`), or that only runners with a hook asking for it
+    /// fill (`tasks`); the call fails with
     /// `HookError::Missing(name)` when it is `None`.
     Required(&'static str),
 }
@@ -82,8 +83,24 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         trait_name: "FromAgent",
         has_lifetime: true,
         method: "from_agent",
-        source: Source::Field("agent"),
+        source: Source::Required("agent"),
         referent: Some("Agent"),
+    },
+    ParamDef {
+        name: "team",
+        trait_name: "FromTeam",
+        has_lifetime: true,
+        method: "from_team",
+        source: Source::Required("team"),
+        referent: Some("Team"),
+    },
+    ParamDef {
+        name: "workflow",
+        trait_name: "FromWorkflow",
+        has_lifetime: true,
+        method: "from_workflow",
+        source: Source::Required("workflow"),
+        referent: Some("Workflow"),
     },
     ParamDef {
         name: "session",

@@ -25,6 +25,17 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "Agent not found")
     }
 
+    /// 404 `{"detail": "Agent not found"}` (or `Team`, `Workflow`).
+    pub fn not_found(kind: agno_core::run::RunnerKind) -> Self {
+        use agno_core::run::RunnerKind;
+        let detail = match kind {
+            RunnerKind::Agent => "Agent not found",
+            RunnerKind::Team => "Team not found",
+            RunnerKind::Workflow => "Workflow not found",
+        };
+        Self::new(StatusCode::NOT_FOUND, detail)
+    }
+
     /// 422 with FastAPI's list of validation errors.
     pub fn validation(errors: Vec<Value>) -> Self {
         Self { status: StatusCode::UNPROCESSABLE_ENTITY, detail: Value::Array(errors) }

@@ -1,4 +1,4 @@
-//! AgentOS: serves agno agents over HTTP with agno's API. The response goes out at once;
+//! AgentOS: serves agno agents, teams and workflows over HTTP with agno's API. The response goes out at once;
 //! background hooks run after its last byte, and shutdown waits for them.
 //!
 //! ```no_run
@@ -16,7 +16,10 @@
 //! Where agno 3.1.10 differs, we follow its documentation: `run_hooks_in_background(true)` moves
 //! every hook but guardrails and hooks that modify the run after the response, for HTTP runs too
 //! (agno loses the flag on its per-request agent copies), and background hooks still queued or
-//! running at shutdown are waited for (bounded by [`AgentOSBuilder::shutdown_grace`]).
+//! running at shutdown are waited for (bounded by [`AgentOSBuilder::shutdown_grace`]). The flag
+//! reaches every level: teams, their members and nested teams, workflows and the agents and
+//! teams of their steps, because it is an option of each run that a team or workflow hands to
+//! its child runs, not a field of a copied object.
 
 #![warn(missing_docs)]
 
@@ -32,8 +35,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agno_core::Agent;
 use agno_core::db::Db;
+use agno_core::run::RunnerKind;
+use agno_core::{Agent, Runner, Team, Workflow};
 use axum::Router;
 use tokio::net::TcpListener;
 
@@ -82,6 +86,10 @@ pub(crate) struct AppState {
     pub description: Option<String>,
     pub agents: Vec<Agent>,
     pub index: HashMap<String, usize>,
+    pub teams: Vec<Team>,
+    pub team_index: HashMap<String, usize>,
+    pub workflows: Vec<Workflow>,
+    pub workflow_index: HashMap<String, usize>,
     pub db: Option<Arc<dyn Db>>,
     pub all_hooks_in_background: bool,
     pub body_limit: usize,
@@ -95,6 +103,15 @@ pub(crate) struct AppState {
 impl AppState {
     pub(crate) fn agent(&self, id: &str) -> Option<&Agent> {
         self.index.get(id).map(|i| &self.agents[*i])
+    }
+
+    /// The agent, team or workflow of this kind with this id.
+    pub(crate) fn runner(&self, kind: RunnerKind, id: &str) -> Option<Runner> {
+        match kind {
+            RunnerKind::Agent => self.agent(id).cloned().map(Runner::Agent),
+            RunnerKind::Team => self.team_index.get(id).map(|i| Runner::Team(self.teams[*i].clone())),
+            RunnerKind::Workflow => self.workflow_index.get(id).map(|i| Runner::Workflow(self.workflows[*i].clone())),
+        }
     }
 }
 
@@ -114,6 +131,8 @@ pub struct AgentOSBuilder {
     name: Option<String>,
     description: Option<String>,
     agents: Vec<Agent>,
+    teams: Vec<Team>,
+    workflows: Vec<Workflow>,
     db: Option<Arc<dyn Db>>,
     run_hooks_in_background: bool,
     security_key: Option<String>,
@@ -132,6 +151,8 @@ impl Default for AgentOSBuilder {
             name: None,
             description: None,
             agents: Vec::new(),
+            teams: Vec::new(),
+            workflows: Vec::new(),
             db: None,
             run_hooks_in_background: false,
             security_key: std::env::var("OS_SECURITY_KEY").ok().filter(|k| !k.is_empty()),
@@ -170,13 +191,26 @@ impl AgentOSBuilder {
         self
     }
 
-    /// A database for agents that have none, and for the session routes.
+    /// Adds teams (their ids must be unique among teams).
+    pub fn teams(mut self, teams: impl IntoIterator<Item = Team>) -> Self {
+        self.teams.extend(teams);
+        self
+    }
+
+    /// Adds workflows (their ids must be unique among workflows).
+    pub fn workflows(mut self, workflows: impl IntoIterator<Item = Workflow>) -> Self {
+        self.workflows.extend(workflows);
+        self
+    }
+
+    /// A database for agents, teams and workflows that have none, and for the session routes.
     pub fn db(mut self, db: impl Db) -> Self {
         self.db = Some(Arc::new(db));
         self
     }
 
-    /// Runs every hook of every agent after the response, except guardrails and hooks that
+    /// Runs every hook of every agent, team (members and nested teams included) and workflow
+    /// (step agents and teams included) after the response, except guardrails and hooks that
     /// modify the run (agno's global flag).
     pub fn run_hooks_in_background(mut self, enabled: bool) -> Self {
         self.run_hooks_in_background = enabled;
@@ -229,8 +263,8 @@ impl AgentOSBuilder {
 
     /// Checks the configuration and builds the OS.
     pub fn build(self) -> Result<AgentOS, OsError> {
-        if self.agents.is_empty() && self.db.is_none() {
-            return Err(OsError::Config("give AgentOS at least one agent or a database".into()));
+        if self.agents.is_empty() && self.teams.is_empty() && self.workflows.is_empty() && self.db.is_none() {
+            return Err(OsError::Config("give AgentOS at least one agent, team or workflow, or a database".into()));
         }
         let mut agents = Vec::with_capacity(self.agents.len());
         let mut index = HashMap::new();
@@ -244,7 +278,37 @@ impl AgentOSBuilder {
             };
             agents.push(agent);
         }
-        let db = self.db.clone().or_else(|| agents.iter().find_map(|a| a.db().cloned()));
+        let mut teams = Vec::with_capacity(self.teams.len());
+        let mut team_index = HashMap::new();
+        for team in self.teams {
+            if team_index.insert(team.id().to_owned(), teams.len()).is_some() {
+                return Err(OsError::Config(format!("two teams have the id `{}`", team.id())));
+            }
+            let team = match (team.db(), &self.db) {
+                (None, Some(db)) => team.with_db(Arc::clone(db)),
+                _ => team,
+            };
+            teams.push(team);
+        }
+        let mut workflows = Vec::with_capacity(self.workflows.len());
+        let mut workflow_index = HashMap::new();
+        for workflow in self.workflows {
+            if workflow_index.insert(workflow.id().to_owned(), workflows.len()).is_some() {
+                return Err(OsError::Config(format!("two workflows have the id `{}`", workflow.id())));
+            }
+            let workflow = match (workflow.db(), &self.db) {
+                (None, Some(db)) => workflow.with_db(Arc::clone(db)),
+                _ => workflow,
+            };
+            workflows.push(workflow);
+        }
+        let db = self.db.clone().or_else(|| {
+            agents
+                .iter()
+                .find_map(|a| a.db().cloned())
+                .or_else(|| teams.iter().find_map(|t| t.db().cloned()))
+                .or_else(|| workflows.iter().find_map(|w| w.db().cloned()))
+        });
         let tracker = Tracker::default();
         let state = AppState {
             os_id: self.id.unwrap_or_else(agno_core::ids::new_id),
@@ -252,6 +316,10 @@ impl AgentOSBuilder {
             description: self.description,
             agents,
             index,
+            teams,
+            team_index,
+            workflows,
+            workflow_index,
             db,
             all_hooks_in_background: self.run_hooks_in_background,
             body_limit: self.body_limit,
@@ -327,6 +395,16 @@ impl AgentOS {
     /// The agents served.
     pub fn agents(&self) -> &[Agent] {
         &self.state.agents
+    }
+
+    /// The teams served.
+    pub fn teams(&self) -> &[Team] {
+        &self.state.teams
+    }
+
+    /// The workflows served.
+    pub fn workflows(&self) -> &[Workflow] {
+        &self.state.workflows
     }
 }
 

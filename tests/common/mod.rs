@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod server;
+
 use std::sync::{Arc, Mutex};
 
 use agno::hooks::{BackgroundHook, BackgroundScheduler, Hook, HookCall, HookContext, HookParams};
@@ -37,6 +39,9 @@ pub enum Action {
     SetOutput(&'static str),
     /// Sleeps this many milliseconds (async), then logs `<name> done`.
     Sleep(u64),
+    /// Sleeps this many milliseconds (async) before logging what it saw, so nothing is logged
+    /// while a response that should not wait for it is still arriving.
+    LateRecord(u64),
 }
 
 /// A hook that logs `<name>` (plus what it saw) and then does its action.
@@ -99,9 +104,25 @@ impl Hook for Probe {
         if let Some(output) = cx.run_output.as_deref().filter(|_| self.params.needs_output()) {
             seen.push_str(&format!(" status={} content={}", output.status, output.content.as_deref().unwrap_or("-")));
         }
+        if let Some(agent) = cx.agent.filter(|_| self.params.contains(HookParams::AGENT)) {
+            seen.push_str(&format!(" agent={}", agent.id()));
+        }
+        if let Some(team) = cx.team.filter(|_| self.params.contains(HookParams::TEAM)) {
+            seen.push_str(&format!(" team={}", team.id()));
+        }
+        if let Some(workflow) = cx.workflow.filter(|_| self.params.contains(HookParams::WORKFLOW)) {
+            seen.push_str(&format!(" workflow={}", workflow.id()));
+        }
+        if let Action::LateRecord(ms) = self.action {
+            let log = self.log.clone();
+            return HookCall::pending(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                log.push(seen);
+            });
+        }
         self.log.push(seen);
         match self.action.clone() {
-            Action::Record => HookCall::Done(Ok(())),
+            Action::Record | Action::LateRecord(_) => HookCall::Done(Ok(())),
             Action::RecordAsync => {
                 let log = self.log.clone();
                 let name = self.name;

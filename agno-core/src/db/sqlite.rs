@@ -60,17 +60,22 @@ CREATE INDEX IF NOT EXISTS idx_agno_runs_session_index ON agno_runs (session_id,
 
 /// The session columns read back, in this order, by [`decode_session`].
 const SESSION_COLUMNS: &str = "session_id, session_type, agent_id, user_id, session_data, agent_data, metadata, \
-                               created_at, updated_at";
+                               created_at, updated_at, team_id, workflow_id, team_data, workflow_data";
 
 /// Inserts a session, or updates it unless it belongs to another user (agno's ownership guard).
 /// The original `created_at` is kept and a stored owner is never replaced by `NULL`.
 const UPSERT_SESSION: &str = "
 INSERT INTO agno_sessions
-    (session_id, session_type, agent_id, user_id, session_data, agent_data, metadata, created_at, updated_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+    (session_id, session_type, agent_id, user_id, session_data, agent_data, metadata, created_at, updated_at,
+     team_id, workflow_id, team_data, workflow_data)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
 ON CONFLICT (session_id) DO UPDATE SET
     session_type = excluded.session_type,
     agent_id     = excluded.agent_id,
+    team_id      = excluded.team_id,
+    workflow_id  = excluded.workflow_id,
+    team_data    = excluded.team_data,
+    workflow_data = excluded.workflow_data,
     user_id      = COALESCE(agno_sessions.user_id, excluded.user_id),
     session_data = excluded.session_data,
     agent_data   = excluded.agent_data,
@@ -85,12 +90,15 @@ WHERE agno_sessions.user_id IS NULL
 const UPSERT_RUN: &str = "
 INSERT INTO agno_runs
     (run_id, session_id, run_type, agent_id, user_id, parent_run_id, status, run_index, run_data,
-     created_at, updated_at)
-VALUES (?1, ?2, 'agent', ?3, ?4, ?5, ?6,
+     created_at, updated_at, team_id, workflow_id)
+VALUES (?1, ?2, ?10, ?3, ?4, ?5, ?6,
         (SELECT COALESCE(MAX(run_index) + 1, 0) FROM agno_runs WHERE session_id = ?2),
-        ?7, ?8, ?9)
+        ?7, ?8, ?9, ?11, ?12)
 ON CONFLICT (run_id) DO UPDATE SET
+    run_type      = excluded.run_type,
     agent_id      = excluded.agent_id,
+    team_id       = excluded.team_id,
+    workflow_id   = excluded.workflow_id,
     user_id       = excluded.user_id,
     parent_run_id = excluded.parent_run_id,
     status        = excluded.status,
@@ -201,6 +209,10 @@ fn decode_session(row: &Row<'_>) -> Result<Session, DbError> {
     Ok(Session {
         session_type,
         agent_id: opt_text(row, 2, &what("agent_id"))?,
+        team_id: opt_text(row, 9, &what("team_id"))?,
+        workflow_id: opt_text(row, 10, &what("workflow_id"))?,
+        team_data: opt_json(row, 11, &what("team_data"))?,
+        workflow_data: opt_json(row, 12, &what("workflow_data"))?,
         user_id: opt_text(row, 3, &what("user_id"))?,
         session_data: opt_json(row, 4, &what("session_data"))?,
         agent_data: opt_json(row, 5, &what("agent_data"))?,
@@ -312,6 +324,9 @@ impl Db for SqliteDb {
         // Serialise before taking the lock or starting the transaction.
         let session_data = json_text(session.session_data.as_ref())?;
         let agent_data = json_text(session.agent_data.as_ref())?;
+        let team_data = json_text(session.team_data.as_ref())?;
+        let workflow_data = json_text(session.workflow_data.as_ref())?;
+        let (run_type, _) = run.runner();
         let metadata = json_text(session.metadata.as_ref())?;
         let run_data = serde_json::to_string(run)?;
         let now = crate::run::now_unix();
@@ -328,6 +343,10 @@ impl Db for SqliteDb {
             metadata,
             session.created_at,
             session.updated_at,
+            session.team_id,
+            session.workflow_id,
+            team_data,
+            workflow_data,
         ])?;
         if written == 0 {
             // The row exists and the guard refused the update; dropping `tx` rolls back.
@@ -344,6 +363,9 @@ impl Db for SqliteDb {
             run_data,
             run.created_at,
             now,
+            run_type.as_str(),
+            run.team_id,
+            run.workflow_id,
         ])?;
         tx.commit()?;
         Ok(())
@@ -381,6 +403,12 @@ mod tests {
             tools: vec![],
             input: Some(RunInput::new("hello")),
             events: None,
+            team_id: None,
+            team_name: None,
+            workflow_id: None,
+            workflow_name: None,
+            member_responses: Vec::new(),
+            step_results: Vec::new(),
         }
     }
 
@@ -396,6 +424,7 @@ mod tests {
             runs: Vec::new(),
             created_at: 1_000,
             updated_at,
+            ..Session::new(session_id)
         }
     }
 

@@ -48,7 +48,7 @@ pub(crate) mod test_support {
 
     /// Calls `g` as a pre-hook on `input`; a guardrail must finish synchronously.
     pub(crate) fn check(g: &impl Hook, input: &mut RunInput) -> Result<(), HookError> {
-        let agent = Agent::builder().build().unwrap();
+        let agent = crate::run::Runner::Agent(Agent::builder().build().unwrap());
         let session = Session::new("s");
         let run_context = RunContext::default();
         let cx = HookContext::new(HookStage::Pre, Some(input), None, &run_context, &agent, &session, false, None);
@@ -60,7 +60,7 @@ pub(crate) mod test_support {
 
     /// Calls `g` with no `run_input`, as a post-hook would.
     pub(crate) fn check_without_input(g: &impl Hook) -> Result<(), HookError> {
-        let agent = Agent::builder().build().unwrap();
+        let agent = crate::run::Runner::Agent(Agent::builder().build().unwrap());
         let session = Session::new("s");
         let run_context = RunContext::default();
         let cx = HookContext::new(HookStage::Post, None, None, &run_context, &agent, &session, false, None);

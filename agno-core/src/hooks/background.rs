@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use super::{HookContext, HookError, HookParams, HookStage, SharedHook, call_hook};
-use crate::agent::Agent;
-use crate::run::{RunContext, RunInput, RunOutput};
+use crate::run::{RunContext, RunInput, RunOutput, Runner};
 use crate::session::Session;
 use crate::tasks::Tasks;
 
@@ -22,7 +21,7 @@ pub trait BackgroundScheduler: Send + Sync + 'static {
 ///
 /// It owns a copy of `run_input`, `run_output` and `run_context` (only those the hook asks for
 /// are copied, and they are taken when the run has finished, so they show the final data) and
-/// shares the agent and the session read-only. Nothing it does can change the run.
+/// shares the agent (team, workflow) and the session read-only. Nothing it does can change the run.
 pub struct BackgroundHook {
     hook: SharedHook,
     stage: HookStage,
@@ -30,7 +29,7 @@ pub struct BackgroundHook {
     run_input: Option<RunInput>,
     run_output: Option<RunOutput>,
     run_context: Arc<RunContext>,
-    agent: Agent,
+    runner: Runner,
     session: Arc<Session>,
     debug_mode: bool,
     tasks: Option<Tasks>,
@@ -52,7 +51,7 @@ pub(crate) struct RunSnapshot<'a> {
     /// The finished output; its `input` is the run's final input.
     pub run_output: &'a RunOutput,
     pub run_context: &'a Arc<RunContext>,
-    pub agent: &'a Agent,
+    pub runner: &'a Runner,
     pub session: &'a Arc<Session>,
     pub debug_mode: bool,
     pub tasks: Option<&'a Tasks>,
@@ -72,7 +71,7 @@ impl BackgroundHook {
             run_input,
             run_output,
             run_context: Arc::clone(run.run_context),
-            agent: run.agent.clone(),
+            runner: run.runner.clone(),
             session: Arc::clone(run.session),
             debug_mode: run.debug_mode,
             tasks: params.contains(HookParams::TASKS).then(|| run.tasks.cloned()).flatten(),
@@ -87,6 +86,11 @@ impl BackgroundHook {
     /// The hook itself.
     pub fn hook(&self) -> &SharedHook {
         &self.hook
+    }
+
+    /// The agent, team or workflow whose hook this is.
+    pub fn runner(&self) -> &Runner {
+        &self.runner
     }
 
     /// The run this hook belongs to.
@@ -112,7 +116,7 @@ impl BackgroundHook {
             self.run_input.as_mut(),
             self.run_output.as_mut(),
             &self.run_context,
-            &self.agent,
+            &self.runner,
             &self.session,
             self.debug_mode,
             self.tasks.as_ref(),

@@ -24,9 +24,11 @@ pub(crate) use call::call_hook;
 pub use call::{HookCall, HookError, IntoHookResult};
 
 use crate::agent::Agent;
-use crate::run::{RunContext, RunInput, RunOutput};
+use crate::run::{RunContext, RunInput, RunOutput, Runner};
 use crate::session::Session;
 use crate::tasks::Tasks;
+use crate::team::Team;
+use crate::workflow::Workflow;
 
 /// Whether a hook runs before or after the model call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -76,6 +78,10 @@ impl HookParams {
     pub const DEBUG_MODE: Self = Self(1 << 9);
     /// `tasks: &Tasks` (the run's session).
     pub const TASKS: Self = Self(1 << 10);
+    /// `team: &Team` (team runs only).
+    pub const TEAM: Self = Self(1 << 11);
+    /// `workflow: &Workflow` (workflow runs only).
+    pub const WORKFLOW: Self = Self(1 << 12);
 
     /// Both sets (usable in `const` items, which `|` is not).
     pub const fn union(self, other: Self) -> Self {
@@ -126,8 +132,12 @@ pub struct HookContext<'a> {
     pub run_output: Option<&'a mut RunOutput>,
     /// Run id, session id, user, metadata, session state.
     pub run_context: &'a RunContext,
-    /// The agent that runs.
-    pub agent: &'a Agent,
+    /// The agent that runs (agent runs; `None` for team and workflow hooks).
+    pub agent: Option<&'a Agent>,
+    /// The team that runs (team runs).
+    pub team: Option<&'a Team>,
+    /// The workflow that runs (workflow runs).
+    pub workflow: Option<&'a Workflow>,
     /// The session, with its earlier runs.
     pub session: &'a Session,
     /// The run's debug flag (or the agent's).
@@ -143,12 +153,17 @@ impl<'a> HookContext<'a> {
         run_input: Option<&'a mut RunInput>,
         run_output: Option<&'a mut RunOutput>,
         run_context: &'a RunContext,
-        agent: &'a Agent,
+        runner: &'a Runner,
         session: &'a Session,
         debug_mode: bool,
         tasks: Option<&'a Tasks>,
     ) -> Self {
-        Self { stage, run_input, run_output, run_context, agent, session, debug_mode, tasks }
+        let (agent, team, workflow) = match runner {
+            Runner::Agent(agent) => (Some(agent), None, None),
+            Runner::Team(team) => (None, Some(team), None),
+            Runner::Workflow(workflow) => (None, None, Some(workflow)),
+        };
+        Self { stage, run_input, run_output, run_context, agent, team, workflow, session, debug_mode, tasks }
     }
 }
 

@@ -10,7 +10,9 @@
 //! | `run_input` | `&RunInput`, `&mut RunInput` (pre-hooks) |
 //! | `run_output` | `&RunOutput`, `&mut RunOutput` (post-hooks) |
 //! | `run_context` | `&RunContext` |
-//! | `agent` | `&Agent` |
+//! | `agent` | `&Agent` (agent runs) |
+//! | `team` | `&Team` (team runs) |
+//! | `workflow` | `&Workflow` (workflow runs) |
 //! | `session` | `&Session` |
 //! | `user_id` | `Option<&str>` |
 //! | `metadata` | `Option<&serde_json::Value>` (always an object) or `Option<&serde_json::Map<String, Value>>` |
@@ -24,6 +26,8 @@ use crate::agent::Agent;
 use crate::run::{RunContext, RunInput, RunOutput};
 use crate::session::Session;
 use crate::tasks::Tasks;
+use crate::team::Team;
+use crate::workflow::Workflow;
 
 /// Types a `run_input` parameter may have.
 #[diagnostic::on_unimplemented(
@@ -109,6 +113,41 @@ impl<'a> FromAgent<'a> for &'a Agent {
     const PARAM: HookParams = HookParams::AGENT;
     fn from_agent(agent: &'a Agent) -> Self {
         agent
+    }
+}
+
+/// Types a `team` parameter may have.
+#[diagnostic::on_unimplemented(message = "`team` must be `&Team`, not `{Self}`", label = "expected `&Team`")]
+pub trait FromTeam<'a>: Sized {
+    /// What the hook receives.
+    const PARAM: HookParams;
+    /// Converts.
+    fn from_team(team: &'a Team) -> Self;
+}
+
+impl<'a> FromTeam<'a> for &'a Team {
+    const PARAM: HookParams = HookParams::TEAM;
+    fn from_team(team: &'a Team) -> Self {
+        team
+    }
+}
+
+/// Types a `workflow` parameter may have.
+#[diagnostic::on_unimplemented(
+    message = "`workflow` must be `&Workflow`, not `{Self}`",
+    label = "expected `&Workflow`"
+)]
+pub trait FromWorkflow<'a>: Sized {
+    /// What the hook receives.
+    const PARAM: HookParams;
+    /// Converts.
+    fn from_workflow(workflow: &'a Workflow) -> Self;
+}
+
+impl<'a> FromWorkflow<'a> for &'a Workflow {
+    const PARAM: HookParams = HookParams::WORKFLOW;
+    fn from_workflow(workflow: &'a Workflow) -> Self {
+        workflow
     }
 }
 

@@ -29,6 +29,9 @@ pub struct OfflineModel {
 }
 
 impl OfflineModel {
+    /// Its provider name, `"Offline"`.
+    pub const PROVIDER: &'static str = "Offline";
+
     /// The offline model.
     pub fn new() -> Self {
         Self::default()
@@ -56,7 +59,7 @@ impl Model for OfflineModel {
     }
 
     fn provider(&self) -> &str {
-        "Offline"
+        Self::PROVIDER
     }
 
     fn invoke<'a>(&'a self, request: &'a ModelRequest) -> BoxFuture<'a, Result<ModelResponse, ModelError>> {

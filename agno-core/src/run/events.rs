@@ -5,38 +5,173 @@
 //! `ModelRequestCompleted`, `RunContentCompleted`, the post-hook events, `RunCompleted`. A check
 //! error ends the stream with `RunError` instead. Background hooks emit no events; a failing hook
 //! emits `...Started` and no `...Completed`.
+//!
+//! Team events carry `team_id` and are named as agno names them (`TeamRunStarted`,
+//! `TeamPreHookStarted`, ...); workflow events carry `workflow_id` (`WorkflowStarted`,
+//! `StepStarted`, `StepCompleted`, `WorkflowCompleted`, `WorkflowError`). The events of member
+//! and step runs are streamed too, with their own ids, `parent_run_id` and `nested_depth`.
 
-use serde::{Deserialize, Serialize};
+use serde::de::Error as _;
+use serde::ser::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use super::{RunInput, RunMetrics};
+use super::{RunInput, RunMetrics, RunnerKind};
 
 /// One event of a run: the fields every event has, plus the event-specific part.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RunEvent {
     /// Unix seconds.
     pub created_at: i64,
-    /// The event's name (serialised as `"event": "<Name>"`) and its own fields.
-    #[serde(flatten)]
+    /// The event's own fields (serialised with `"event": "<Name>"`, see [`name`](Self::name)).
     pub kind: RunEventKind,
-    /// The agent that runs.
+    /// The agent that runs (empty for team and workflow events).
     pub agent_id: String,
     /// The agent's name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_name: Option<String>,
+    /// The team that runs (team events).
+    pub team_id: Option<String>,
+    /// The team's name.
+    pub team_name: Option<String>,
+    /// The workflow that runs (workflow events).
+    pub workflow_id: Option<String>,
+    /// The workflow's name.
+    pub workflow_name: Option<String>,
     /// The run.
     pub run_id: String,
     /// The session.
     pub session_id: String,
-    /// 0 for a top-level run.
-    #[serde(default)]
+    /// The team or workflow run this run belongs to.
+    pub parent_run_id: Option<String>,
+    /// 0 for a top-level run, 1 for its members or steps, and so on.
     pub nested_depth: u32,
 }
 
+/// The fields of a [`RunEvent`] besides its kind, as they are serialised.
+#[derive(Serialize, Deserialize)]
+struct Common {
+    created_at: i64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    agent_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    agent_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    team_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    team_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    workflow_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    workflow_name: Option<String>,
+    run_id: String,
+    session_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    parent_run_id: Option<String>,
+    #[serde(default)]
+    nested_depth: u32,
+}
+
 impl RunEvent {
-    /// The event's name as it appears on the wire (`"RunStarted"`, ...).
+    /// What emitted the event.
+    pub fn scope(&self) -> RunnerKind {
+        if self.team_id.is_some() {
+            RunnerKind::Team
+        } else if self.workflow_id.is_some() {
+            RunnerKind::Workflow
+        } else {
+            RunnerKind::Agent
+        }
+    }
+
+    /// The event's name as it appears on the wire (`"RunStarted"`, `"TeamRunStarted"`, ...).
     pub fn name(&self) -> &'static str {
-        self.kind.name()
+        scoped_name(self.scope(), self.kind.name())
+    }
+}
+
+/// Every (team name, workflow name, agent name) triple; a `None` keeps the agent name.
+const SCOPED: &[(&str, Option<&str>, Option<&str>)] = &[
+    ("RunStarted", Some("TeamRunStarted"), Some("WorkflowStarted")),
+    ("RunContent", Some("TeamRunContent"), Some("WorkflowRunContent")),
+    ("RunContentCompleted", Some("TeamRunContentCompleted"), Some("WorkflowRunContentCompleted")),
+    ("ModelRequestStarted", Some("TeamModelRequestStarted"), None),
+    ("ModelRequestCompleted", Some("TeamModelRequestCompleted"), None),
+    ("PreHookStarted", Some("TeamPreHookStarted"), Some("WorkflowPreHookStarted")),
+    ("PreHookCompleted", Some("TeamPreHookCompleted"), Some("WorkflowPreHookCompleted")),
+    ("PostHookStarted", Some("TeamPostHookStarted"), Some("WorkflowPostHookStarted")),
+    ("PostHookCompleted", Some("TeamPostHookCompleted"), Some("WorkflowPostHookCompleted")),
+    ("RunCompleted", Some("TeamRunCompleted"), Some("WorkflowCompleted")),
+    ("RunError", Some("TeamRunError"), Some("WorkflowError")),
+];
+
+/// The wire name of an event of kind `base` emitted by a runner of kind `scope`.
+fn scoped_name(scope: RunnerKind, base: &'static str) -> &'static str {
+    let Some(&(_, team, workflow)) = SCOPED.iter().find(|(b, ..)| *b == base) else { return base };
+    match scope {
+        RunnerKind::Agent => base,
+        RunnerKind::Team => team.unwrap_or(base),
+        RunnerKind::Workflow => workflow.unwrap_or(base),
+    }
+}
+
+/// The kind name behind a wire name (`"TeamRunStarted"` -> `"RunStarted"`).
+fn base_name(wire: &str) -> &str {
+    SCOPED.iter().find(|(_, t, w)| *t == Some(wire) || *w == Some(wire)).map_or(wire, |(base, ..)| base)
+}
+
+impl Serialize for RunEvent {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut fields = match serde_json::to_value(&self.kind).map_err(S::Error::custom)? {
+            Value::Object(fields) => fields,
+            _ => return Err(S::Error::custom("an event kind serialises to an object")),
+        };
+        fields.insert("event".to_owned(), Value::String(self.name().to_owned()));
+        let common = Common {
+            created_at: self.created_at,
+            agent_id: self.agent_id.clone(),
+            agent_name: self.agent_name.clone(),
+            team_id: self.team_id.clone(),
+            team_name: self.team_name.clone(),
+            workflow_id: self.workflow_id.clone(),
+            workflow_name: self.workflow_name.clone(),
+            run_id: self.run_id.clone(),
+            session_id: self.session_id.clone(),
+            parent_run_id: self.parent_run_id.clone(),
+            nested_depth: self.nested_depth,
+        };
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            #[serde(flatten)]
+            common: &'a Common,
+            #[serde(flatten)]
+            fields: &'a Map<String, Value>,
+        }
+        Wire { common: &common, fields: &fields }.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for RunEvent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut fields = Map::deserialize(deserializer)?;
+        let wire = fields.get("event").and_then(Value::as_str).ok_or_else(|| D::Error::missing_field("event"))?;
+        let base = base_name(wire).to_owned();
+        fields.insert("event".to_owned(), Value::String(base));
+        let common = Common::deserialize(Value::Object(fields.clone())).map_err(D::Error::custom)?;
+        let kind = RunEventKind::deserialize(Value::Object(fields)).map_err(D::Error::custom)?;
+        Ok(Self {
+            created_at: common.created_at,
+            kind,
+            agent_id: common.agent_id,
+            agent_name: common.agent_name,
+            team_id: common.team_id,
+            team_name: common.team_name,
+            workflow_id: common.workflow_id,
+            workflow_name: common.workflow_name,
+            run_id: common.run_id,
+            session_id: common.session_id,
+            parent_run_id: common.parent_run_id,
+            nested_depth: common.nested_depth,
+        })
     }
 }
 
@@ -46,9 +181,11 @@ impl RunEvent {
 pub enum RunEventKind {
     /// The run started.
     RunStarted {
-        /// The model's id.
+        /// The model's id (empty for workflows).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
         model: String,
-        /// The model's provider.
+        /// The model's provider (empty for workflows).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
         model_provider: String,
     },
     /// A piece of the answer.
@@ -129,6 +266,23 @@ pub enum RunEventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         additional_data: Option<Value>,
     },
+    /// A workflow step started.
+    StepStarted {
+        /// The step's name.
+        step_name: String,
+        /// 0-based position.
+        step_index: usize,
+    },
+    /// A workflow step finished.
+    StepCompleted {
+        /// The step's name.
+        step_name: String,
+        /// 0-based position.
+        step_index: usize,
+        /// What the step produced.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content: Option<String>,
+    },
 }
 
 impl RunEventKind {
@@ -146,6 +300,8 @@ impl RunEventKind {
             Self::PostHookCompleted { .. } => "PostHookCompleted",
             Self::RunCompleted { .. } => "RunCompleted",
             Self::RunError { .. } => "RunError",
+            Self::StepStarted { .. } => "StepStarted",
+            Self::StepCompleted { .. } => "StepCompleted",
         }
     }
 }
@@ -161,8 +317,13 @@ mod tests {
             kind: RunEventKind::PreHookStarted { pre_hook_name: "log_request".into(), run_input: RunInput::new("hi") },
             agent_id: "a".into(),
             agent_name: Some("A".into()),
+            team_id: None,
+            team_name: None,
+            workflow_id: None,
+            workflow_name: None,
             run_id: "r".into(),
             session_id: "s".into(),
+            parent_run_id: None,
             nested_depth: 0,
         };
         let v = serde_json::to_value(&ev).unwrap();
@@ -170,8 +331,42 @@ mod tests {
         assert_eq!(v["pre_hook_name"], "log_request");
         assert_eq!(v["run_input"], serde_json::json!({"input_content": "hi"}));
         assert_eq!(ev.name(), "PreHookStarted");
+        for absent in ["team_id", "workflow_id", "parent_run_id"] {
+            assert!(v.get(absent).is_none(), "{absent}: {v}");
+        }
         let back: RunEvent = serde_json::from_value(v).unwrap();
         assert_eq!(back, ev);
+
+        let team = RunEvent {
+            agent_id: String::new(),
+            agent_name: None,
+            team_id: Some("t".into()),
+            kind: RunEventKind::RunStarted { model: "offline".into(), model_provider: "Offline".into() },
+            ..ev.clone()
+        };
+        let v = serde_json::to_value(&team).unwrap();
+        assert_eq!(v["event"], "TeamRunStarted");
+        assert_eq!(v["team_id"], "t");
+        assert!(v.get("agent_id").is_none(), "{v}");
+        assert_eq!(serde_json::from_value::<RunEvent>(v).unwrap(), team);
+
+        let workflow = RunEvent {
+            team_id: None,
+            workflow_id: Some("w".into()),
+            kind: RunEventKind::RunError {
+                content: "no".into(),
+                error_type: "model_error".into(),
+                error_id: None,
+                additional_data: None,
+            },
+            ..team.clone()
+        };
+        let v = serde_json::to_value(&workflow).unwrap();
+        assert_eq!(v["event"], "WorkflowError");
+        assert_eq!(serde_json::from_value::<RunEvent>(v).unwrap(), workflow);
+        let step = RunEvent { kind: RunEventKind::StepStarted { step_name: "a".into(), step_index: 0 }, ..workflow };
+        assert_eq!(step.name(), "StepStarted");
+        assert!(serde_json::from_value::<RunEvent>(serde_json::json!({"event": "Nope"})).is_err());
         let done = RunEventKind::RunContentCompleted {};
         assert_eq!(serde_json::to_value(&done).unwrap(), serde_json::json!({"event": "RunContentCompleted"}));
     }

@@ -7,6 +7,7 @@
 
 pub mod events;
 pub mod pipeline;
+pub mod runner;
 pub mod stream;
 
 use std::fmt;
@@ -17,6 +18,7 @@ use serde_json::{Map, Value};
 use crate::models::Message;
 pub use events::{RunEvent, RunEventKind};
 pub use pipeline::{BackgroundMode, RunBuilder};
+pub use runner::{Runner, RunnerKind};
 pub use stream::RunStream;
 
 /// The content of a run's input: text, or any JSON value.
@@ -181,11 +183,24 @@ pub struct RunContext {
 pub struct RunOutput {
     /// The run's id (a UUID v4).
     pub run_id: String,
-    /// The agent that ran.
+    /// The agent that ran (empty, and not serialised, for team and workflow runs).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub agent_id: String,
     /// The agent's name, if it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_name: Option<String>,
+    /// The team that ran (team runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<String>,
+    /// The team's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_name: Option<String>,
+    /// The workflow that ran (workflow runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_id: Option<String>,
+    /// The workflow's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_name: Option<String>,
     /// The session the run belongs to.
     pub session_id: String,
     /// The run this one was started by (team members).
@@ -230,6 +245,47 @@ pub struct RunOutput {
     /// The events of a streamed run, when the agent stores events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<RunEvent>>,
+    /// A team's member runs, in the order they ran (also stored as runs of the session, with
+    /// `parent_run_id` set).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub member_responses: Vec<RunOutput>,
+    /// A workflow's steps, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub step_results: Vec<StepResult>,
+}
+
+impl RunOutput {
+    /// What ran: the agent, team or workflow id, with its kind.
+    pub fn runner(&self) -> (RunnerKind, &str) {
+        if let Some(team) = &self.team_id {
+            (RunnerKind::Team, team)
+        } else if let Some(workflow) = &self.workflow_id {
+            (RunnerKind::Workflow, workflow)
+        } else {
+            (RunnerKind::Agent, &self.agent_id)
+        }
+    }
+}
+
+/// One step of a workflow run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepResult {
+    /// The step's name.
+    pub step_name: String,
+    /// 0-based position.
+    pub step_index: usize,
+    /// `"agent"`, `"team"` or `"function"`.
+    pub executor_type: String,
+    /// The agent's or team's id; the function's name.
+    pub executor_name: String,
+    /// The step's child run (agent and team steps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// What the step produced (the next step's input).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// `COMPLETED` or `ERROR`.
+    pub status: RunStatus,
 }
 
 pub(crate) fn now_unix() -> i64 {
@@ -287,6 +343,12 @@ mod tests {
             tools: vec![],
             input: None,
             events: None,
+            team_id: None,
+            team_name: None,
+            workflow_id: None,
+            workflow_name: None,
+            member_responses: Vec::new(),
+            step_results: Vec::new(),
         };
         let v = serde_json::to_value(&out).unwrap();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();

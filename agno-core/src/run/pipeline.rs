@@ -1,14 +1,22 @@
 //! Where a run starts and ends: [`RunBuilder`] collects the options, `execute` runs the steps.
 //!
-//! The steps, in order:
+//! The same steps run an agent, a team or a workflow ([`Runner`]), in order:
 //! 1. load the session (or start one), build the [`RunContext`], emit `RunStarted`;
 //! 2. the pre-hooks, in list order, on `&mut RunInput` (`run_hooks`);
-//! 3. the model call (streamed when the caller streams) (`call_model`);
+//! 3. the answer (`respond`): an agent calls its model (streamed when the caller streams)
+//!    (`call_model`); a team runs its members and its leader ([`crate::team`]); a workflow runs
+//!    its steps ([`crate::workflow`]). Members and steps are child runs ([`Children`]) that go
+//!    through these same steps, in the parent's session;
 //! 4. the post-hooks, in list order, on `&mut RunOutput`;
-//! 5. the final status, `RunCompleted` or `RunError`, and the store ([`Db::save_run`]);
-//! 6. the background hooks handed, with their copies, to the scheduler (if there is one).
+//! 5. the final status, `RunCompleted` or `RunError`, and the store ([`Db::save_run`]): the child
+//!    runs first, then this one;
+//! 6. the background hooks handed, with their copies, to the scheduler (if there is one), in the
+//!    order they would have run inline: this run's pre-hooks, its children's hooks, its
+//!    post-hooks.
 //!
-//! A check error from a hook or a model failure skips to step 5 with status `ERROR`.
+//! A check error from a hook (or a member), or a model failure, skips to step 5 with status
+//! `ERROR`. A child run does not store itself or schedule its background hooks: it hands both
+//! to its parent, so a whole team is stored and scheduled once, by the top-level run.
 
 use std::future::IntoFuture;
 use std::sync::Arc;
@@ -17,9 +25,11 @@ use std::time::Instant;
 use serde_json::{Map, Value, json};
 use tracing::Instrument;
 
+use super::runner::Common;
 use super::stream::{EventSink, RunStream};
-use super::{RunContext, RunEvent, RunEventKind, RunInput, RunMetrics, RunOutput, RunStatus, now_unix};
-use crate::agent::Agent;
+use super::{
+    RunContext, RunEvent, RunEventKind, RunInput, RunMetrics, RunOutput, RunStatus, Runner, RunnerKind, now_unix,
+};
 use crate::checks::{InputCheckError, OutputCheckError};
 use crate::db::{Db, may_write};
 use crate::error::{Error, Result};
@@ -27,9 +37,9 @@ use crate::hooks::background::RunSnapshot;
 use crate::hooks::{
     BackgroundHook, BackgroundScheduler, Hook, HookContext, HookError, HookStage, SharedHook, call_hook,
 };
-use crate::models::{BoxFuture, Message, MessageMetrics, ModelChunk, ModelError, ModelRequest, Role};
+use crate::models::{BoxFuture, Message, MessageMetrics, Model, ModelChunk, ModelError, ModelRequest, Role};
 use crate::session::Session;
-use crate::tasks::Tasks;
+use crate::tasks::{Tasks, default_backend};
 
 /// Where background hooks go: inline (the default), or to a scheduler.
 #[derive(Clone, Default)]
@@ -66,7 +76,7 @@ impl BackgroundMode {
 /// A run about to start: set options, then `.await` it or call [`stream`](Self::stream).
 #[must_use = "a run does nothing until it is awaited or streamed"]
 pub struct RunBuilder {
-    agent: Agent,
+    runner: Runner,
     input: RunInput,
     run_id: Option<String>,
     session_id: Option<String>,
@@ -77,12 +87,20 @@ pub struct RunBuilder {
     debug_mode: Option<bool>,
     store_events: Option<bool>,
     background: BackgroundMode,
+    parent: Option<Parent>,
+}
+
+/// The run a child run (a team member, a workflow step) belongs to.
+struct Parent {
+    run_id: String,
+    session: Arc<Session>,
+    depth: u32,
 }
 
 impl RunBuilder {
-    pub(crate) fn new(agent: Agent, input: RunInput) -> Self {
+    pub(crate) fn new(runner: Runner, input: RunInput) -> Self {
         Self {
-            agent,
+            runner,
             input,
             run_id: None,
             session_id: None,
@@ -93,6 +111,7 @@ impl RunBuilder {
             debug_mode: None,
             store_events: None,
             background: BackgroundMode::default(),
+            parent: None,
         }
     }
 
@@ -157,7 +176,12 @@ impl RunBuilder {
     }
 
     pub(crate) fn into_future_with(self, sink: Option<EventSink>) -> BoxFuture<'static, Result<RunOutput>> {
-        let span = tracing::info_span!("run", agent_id = %self.agent.id(), run_id = tracing::field::Empty);
+        let span = tracing::info_span!(
+            "run",
+            kind = self.runner.kind().as_str(),
+            id = %self.runner.id(),
+            run_id = tracing::field::Empty
+        );
         Box::pin(execute(self, sink).instrument(span))
     }
 }
@@ -172,10 +196,18 @@ impl IntoFuture for RunBuilder {
 }
 
 /// Why a run stopped early.
-enum Stop {
+#[derive(Debug, Clone)]
+pub(crate) enum Stop {
     Input(InputCheckError),
     Output(OutputCheckError),
     Model(ModelError),
+    /// A member or step stopped: the parent stops with the same error.
+    Child {
+        content: String,
+        error_type: String,
+        error_id: Option<String>,
+        additional_data: Option<Value>,
+    },
 }
 
 impl Stop {
@@ -184,6 +216,7 @@ impl Stop {
             Self::Input(e) => &e.message,
             Self::Output(e) => &e.message,
             Self::Model(e) => &e.message,
+            Self::Child { content, .. } => content,
         }
     }
 
@@ -192,6 +225,9 @@ impl Stop {
             Self::Input(e) => (InputCheckError::ERROR_TYPE, Some(e.error_id()), e.additional_data.clone()),
             Self::Output(e) => (OutputCheckError::ERROR_TYPE, Some(e.error_id()), e.additional_data.clone()),
             Self::Model(_) => ("model_error", None, None),
+            Self::Child { error_type, error_id, additional_data, .. } => {
+                (error_type.as_str(), error_id.as_deref(), additional_data.clone())
+            }
         };
         RunEventKind::RunError {
             content: self.message().to_owned(),
@@ -200,42 +236,43 @@ impl Stop {
             additional_data,
         }
     }
+
+    /// The same stop, seen from the parent of the run it stopped.
+    fn to_parent(&self) -> Self {
+        match self.event() {
+            RunEventKind::RunError { content, error_type, error_id, additional_data } => {
+                Self::Child { content, error_type, error_id, additional_data }
+            }
+            _ => Self::Model(ModelError::new(self.message())),
+        }
+    }
 }
 
 /// Builds and hands out events; creates nothing when nobody streams.
-struct Emitter {
+pub(crate) struct Emitter {
     stream: Option<Stream>,
     stored: Option<Vec<RunEvent>>,
 }
 
-/// Where events go and the fields every event repeats.
+/// Where events go and the fields every event of this run repeats.
 struct Stream {
     sink: EventSink,
-    agent_id: String,
-    agent_name: Option<String>,
-    run_id: String,
-    session_id: String,
+    /// An event with this run's fields; each event is a copy with its own kind and time.
+    head: RunEvent,
 }
 
 impl Emitter {
-    fn active(&self) -> bool {
+    /// Whether someone streams this run.
+    pub(crate) fn active(&self) -> bool {
         self.stream.is_some()
     }
 
     fn make(stream: &Stream, kind: RunEventKind) -> RunEvent {
-        RunEvent {
-            created_at: now_unix(),
-            kind,
-            agent_id: stream.agent_id.clone(),
-            agent_name: stream.agent_name.clone(),
-            run_id: stream.run_id.clone(),
-            session_id: stream.session_id.clone(),
-            nested_depth: 0,
-        }
+        RunEvent { created_at: now_unix(), kind, ..stream.head.clone() }
     }
 
     /// Emits an event built by `kind` (only called when streaming).
-    fn emit(&mut self, kind: impl FnOnce() -> RunEventKind) {
+    pub(crate) fn emit(&mut self, kind: impl FnOnce() -> RunEventKind) {
         let Some(stream) = &self.stream else { return };
         let event = Self::make(stream, kind());
         if let Some(stored) = &mut self.stored
@@ -258,7 +295,7 @@ impl Emitter {
 
 /// What every hook of a phase shares.
 struct Phase<'a> {
-    agent: &'a Agent,
+    runner: &'a Runner,
     run_context: &'a RunContext,
     session: &'a Session,
     debug_mode: bool,
@@ -299,7 +336,7 @@ async fn run_hooks(
             run_input.as_deref_mut(),
             run_output.as_deref_mut(),
             phase.run_context,
-            phase.agent,
+            phase.runner,
             phase.session,
             phase.debug_mode,
             phase.tasks,
@@ -343,14 +380,19 @@ async fn run_hooks(
     Ok(())
 }
 
-/// Sends the conversation to the model and fills content, messages and token counts.
-async fn call_model(agent: &Agent, output: &mut RunOutput, emitter: &mut Emitter) -> Result<(), ModelError> {
-    let model = agent.model();
+/// Sends `user_text` (after the system message, if any) to `model` and fills content, messages
+/// and token counts.
+pub(crate) async fn call_model(
+    model: &dyn Model,
+    system_message: Option<&str>,
+    user_text: String,
+    output: &mut RunOutput,
+    emitter: &mut Emitter,
+) -> Result<(), ModelError> {
     let mut messages = Vec::with_capacity(3);
-    if let Some(system) = agent.system_message() {
+    if let Some(system) = system_message {
         messages.push(Message::new(Role::System, system));
     }
-    let user_text = output.input.as_ref().map(RunInput::input_content_string).unwrap_or_default();
     messages.push(Message::new(Role::User, user_text));
     let request = ModelRequest { messages };
     emitter.emit(|| RunEventKind::ModelRequestStarted {
@@ -402,9 +444,9 @@ async fn call_model(agent: &Agent, output: &mut RunOutput, emitter: &mut Emitter
     Ok(())
 }
 
-/// The stored session, or a new one for this agent and user.
-fn load_session(agent: &Agent, session_id: &str, user_id: Option<&str>) -> Result<Session> {
-    let stored = match agent.db() {
+/// The stored session, or a new one for this runner and user.
+fn load_session(runner: &Runner, session_id: &str, user_id: Option<&str>) -> Result<Session> {
+    let stored = match runner.db() {
         Some(db) => db.get_session(session_id)?,
         None => None,
     };
@@ -415,7 +457,7 @@ fn load_session(agent: &Agent, session_id: &str, user_id: Option<&str>) -> Resul
         Some(session) => Ok(session),
         None => {
             let mut session = Session::new(session_id);
-            session.agent_id = Some(agent.id().to_owned());
+            session.session_type = runner.kind().session_type();
             session.user_id = user_id.map(str::to_owned);
             Ok(session)
         }
@@ -423,31 +465,129 @@ fn load_session(agent: &Agent, session_id: &str, user_id: Option<&str>) -> Resul
 }
 
 /// The session row written at the end of a run (without the runs).
-fn session_row(agent: &Agent, session: &Session, run_context: &RunContext) -> Session {
-    let model = agent.model();
-    Session {
+fn session_row(runner: &Runner, session: &Session, run_context: &RunContext) -> Session {
+    let (id, name) = (runner.id(), runner.name());
+    let model = runner.model().map(|m| json!({ "id": m.id(), "provider": m.provider() }));
+    let mut row = Session {
         session_id: session.session_id.clone(),
-        session_type: session.session_type,
-        agent_id: Some(agent.id().to_owned()),
+        session_type: runner.kind().session_type(),
+        agent_id: None,
+        team_id: None,
+        workflow_id: None,
         user_id: session.user_id.clone().or_else(|| run_context.user_id.clone()),
         session_data: Some(json!({ "session_state": run_context.session_state })),
-        agent_data: Some(json!({
-            "name": agent.name(),
-            "agent_id": agent.id(),
-            "model": { "id": model.id(), "provider": model.provider() },
-        })),
+        agent_data: None,
+        team_data: None,
+        workflow_data: None,
         metadata: session.metadata.clone(),
         runs: Vec::new(),
         created_at: session.created_at,
         updated_at: now_unix(),
+    };
+    match runner.kind() {
+        RunnerKind::Agent => {
+            row.agent_id = Some(id.to_owned());
+            row.agent_data = Some(json!({ "name": name, "agent_id": id, "model": model }));
+        }
+        RunnerKind::Team => {
+            row.team_id = Some(id.to_owned());
+            row.team_data = Some(json!({ "name": name, "team_id": id, "model": model }));
+        }
+        RunnerKind::Workflow => {
+            row.workflow_id = Some(id.to_owned());
+            row.workflow_data = Some(json!({ "name": name, "workflow_id": id }));
+        }
+    }
+    row
+}
+
+/// A finished run, with what its parent still has to do for it.
+struct Finished {
+    output: RunOutput,
+    /// Why it stopped early, for a parent that stops with it.
+    stop: Option<Stop>,
+    /// Its background hooks (and its children's), in queue order, not yet scheduled.
+    jobs: Vec<BackgroundHook>,
+    /// Its child runs (and theirs), in the order they ran, not yet stored.
+    children: Vec<RunOutput>,
+}
+
+/// The members or steps of a team or workflow run, run as child runs: same session, user,
+/// metadata, state and background mode; `parent_run_id` set; events to the same stream.
+pub(crate) struct Children<'a> {
+    run_context: &'a RunContext,
+    session: &'a Arc<Session>,
+    depth: u32,
+    debug_mode: bool,
+    mode: &'a BackgroundMode,
+    sink: Option<EventSink>,
+    stored: Vec<RunOutput>,
+    jobs: Vec<BackgroundHook>,
+}
+
+impl Children<'_> {
+    /// Runs `runner` on `input` as a child run. Returns its output, and, if it stopped early
+    /// (a check error, a model failure), the stop its parent should end with.
+    pub(crate) async fn run(&mut self, runner: Runner, input: RunInput) -> Result<(RunOutput, Option<Stop>)> {
+        let run = RunBuilder {
+            runner,
+            input,
+            run_id: None,
+            session_id: Some(self.run_context.session_id.clone()),
+            user_id: self.run_context.user_id.clone(),
+            metadata: self.run_context.metadata.as_ref().and_then(Value::as_object).cloned(),
+            session_state: Some(self.run_context.session_state.clone()),
+            extra: self.run_context.extra.clone(),
+            debug_mode: Some(self.debug_mode),
+            store_events: None,
+            background: self.mode.clone(),
+            parent: Some(Parent {
+                run_id: self.run_context.run_id.clone(),
+                session: Arc::clone(self.session),
+                depth: self.depth + 1,
+            }),
+        };
+        let finished = run_boxed(run, self.sink.clone()).await?;
+        self.jobs.extend(finished.jobs);
+        self.stored.extend(finished.children);
+        self.stored.push(finished.output.clone());
+        Ok((finished.output, finished.stop.as_ref().map(Stop::to_parent)))
     }
 }
 
 /// Runs the pipeline. `sink` is set when the caller streams.
 pub(crate) async fn execute(run: RunBuilder, sink: Option<EventSink>) -> Result<RunOutput> {
+    run_to_end(run, sink).await.map(|finished| finished.output)
+}
+
+/// [`run_to_end`] behind a box, so that a team can run itself a level down.
+fn run_boxed(run: RunBuilder, sink: Option<EventSink>) -> BoxFuture<'static, Result<Finished>> {
+    let span = tracing::info_span!("run", kind = run.runner.kind().as_str(), id = %run.runner.id(), run_id = tracing::field::Empty);
+    Box::pin(run_to_end(run, sink).instrument(span))
+}
+
+/// Step 3: the answer of an agent, a team or a workflow.
+async fn respond(
+    runner: &Runner,
+    output: &mut RunOutput,
+    emitter: &mut Emitter,
+    children: &mut Children<'_>,
+) -> Result<(), Stop> {
+    match runner {
+        Runner::Agent(agent) => {
+            let text = output.input.as_ref().map(RunInput::input_content_string).unwrap_or_default();
+            call_model(agent.model(), agent.system_message(), text, output, emitter).await.map_err(Stop::Model)
+        }
+        Runner::Team(team) => crate::team::respond(team, output, emitter, children).await,
+        Runner::Workflow(workflow) => crate::workflow::respond(workflow, output, emitter, children).await,
+    }
+}
+
+/// The steps of one run, top-level or child.
+async fn run_to_end(run: RunBuilder, sink: Option<EventSink>) -> Result<Finished> {
     let started = Instant::now();
     let RunBuilder {
-        agent,
+        runner,
         input,
         run_id,
         session_id,
@@ -458,29 +598,45 @@ pub(crate) async fn execute(run: RunBuilder, sink: Option<EventSink>) -> Result<
         debug_mode,
         store_events,
         background: mode,
+        parent,
     } = run;
+    let common: Common<'_> = runner.common();
     let run_id = run_id.unwrap_or_else(crate::ids::new_id);
     tracing::Span::current().record("run_id", run_id.as_str());
     let session_id = session_id.filter(|s| !s.is_empty()).unwrap_or_else(crate::ids::new_id);
-    let session = Arc::new(load_session(&agent, &session_id, user_id.as_deref())?);
+    let session = match &parent {
+        Some(parent) => Arc::clone(&parent.session),
+        None => Arc::new(load_session(&runner, &session_id, user_id.as_deref())?),
+    };
     let session_state = session_state.or_else(|| session.session_state().cloned()).unwrap_or_default();
     let metadata = metadata.map(Value::Object);
     let run_context =
         RunContext { run_id: run_id.clone(), session_id: session_id.clone(), user_id, metadata, session_state, extra };
-    let debug_mode = debug_mode.unwrap_or_else(|| agent.debug_mode());
-    let store_events = sink.is_some() && store_events.unwrap_or_else(|| agent.store_events());
-    let model = agent.model();
+    let debug_mode = debug_mode.unwrap_or(common.debug_mode);
+    let store_events = sink.is_some() && store_events.unwrap_or(common.store_events);
+    let model = runner.model();
+    let (model_id, model_provider) = match model {
+        Some(model) => (Some(model.id().to_owned()), Some(model.provider().to_owned())),
+        None => (None, None),
+    };
+    let (kind, id, name) = (runner.kind(), common.id.to_owned(), common.name.map(str::to_owned));
+    let owned = |k: RunnerKind| (kind == k).then(|| id.clone());
+    let named = |k: RunnerKind| if kind == k { name.clone() } else { None };
     let mut output = RunOutput {
         run_id,
-        agent_id: agent.id().to_owned(),
-        agent_name: agent.name().map(str::to_owned),
+        agent_id: owned(RunnerKind::Agent).unwrap_or_default(),
+        agent_name: named(RunnerKind::Agent),
+        team_id: owned(RunnerKind::Team),
+        team_name: named(RunnerKind::Team),
+        workflow_id: owned(RunnerKind::Workflow),
+        workflow_name: named(RunnerKind::Workflow),
         session_id,
-        parent_run_id: None,
+        parent_run_id: parent.as_ref().map(|p| p.run_id.clone()),
         user_id: run_context.user_id.clone(),
         content: None,
         content_type: "str".to_owned(),
-        model: Some(model.id().to_owned()),
-        model_provider: Some(model.provider().to_owned()),
+        model: model_id,
+        model_provider,
         metadata: run_context.metadata.clone(),
         session_state: None,
         created_at: now_unix(),
@@ -490,27 +646,53 @@ pub(crate) async fn execute(run: RunBuilder, sink: Option<EventSink>) -> Result<
         tools: Vec::new(),
         input: None,
         events: None,
+        member_responses: Vec::new(),
+        step_results: Vec::new(),
     };
+    let depth = parent.as_ref().map_or(0, |p| p.depth);
     let mut emitter = Emitter {
-        stream: sink.map(|sink| Stream {
+        stream: sink.clone().map(|sink| Stream {
             sink,
-            agent_id: output.agent_id.clone(),
-            agent_name: output.agent_name.clone(),
-            run_id: output.run_id.clone(),
-            session_id: output.session_id.clone(),
+            head: RunEvent {
+                created_at: 0,
+                kind: RunEventKind::RunContentCompleted {},
+                agent_id: output.agent_id.clone(),
+                agent_name: output.agent_name.clone(),
+                team_id: output.team_id.clone(),
+                team_name: output.team_name.clone(),
+                workflow_id: output.workflow_id.clone(),
+                workflow_name: output.workflow_name.clone(),
+                run_id: output.run_id.clone(),
+                session_id: output.session_id.clone(),
+                parent_run_id: output.parent_run_id.clone(),
+                nested_depth: depth,
+            },
         }),
         stored: store_events.then(Vec::new),
     };
     emitter.emit(|| RunEventKind::RunStarted {
-        model: model.id().to_owned(),
-        model_provider: model.provider().to_owned(),
+        model: output.model.clone().unwrap_or_default(),
+        model_provider: output.model_provider.clone().unwrap_or_default(),
     });
 
-    let tasks = agent.needs_tasks().then(|| Tasks::new(agent.tasks_backend(), run_context.session_id.as_str()));
+    let tasks = common.needs_tasks.then(|| {
+        let backend = common.tasks_backend.cloned().unwrap_or_else(default_backend);
+        Tasks::new(backend, run_context.session_id.as_str())
+    });
     let mut background = Vec::new();
+    let mut children = Children {
+        run_context: &run_context,
+        session: &session,
+        depth,
+        debug_mode,
+        mode: &mode,
+        sink,
+        stored: Vec::new(),
+        jobs: Vec::new(),
+    };
     let mut input = input;
     let mut phase = Phase {
-        agent: &agent,
+        runner: &runner,
         run_context: &run_context,
         session: &session,
         debug_mode,
@@ -519,15 +701,16 @@ pub(crate) async fn execute(run: RunBuilder, sink: Option<EventSink>) -> Result<
         emitter: &mut emitter,
         background: &mut background,
     };
-    let pre = run_hooks(HookStage::Pre, agent.pre_hooks(), &mut phase, Some(&mut input), None).await;
+    let pre = run_hooks(HookStage::Pre, common.pre_hooks, &mut phase, Some(&mut input), None).await;
     output.input = Some(input);
     let outcome = match pre {
         Err(stop) => Err(stop),
-        Ok(()) => match call_model(&agent, &mut output, phase.emitter).await {
-            Err(e) => Err(Stop::Model(e)),
-            Ok(()) => run_hooks(HookStage::Post, agent.post_hooks(), &mut phase, None, Some(&mut output)).await,
+        Ok(()) => match respond(&runner, &mut output, phase.emitter, &mut children).await {
+            Err(stop) => Err(stop),
+            Ok(()) => run_hooks(HookStage::Post, common.post_hooks, &mut phase, None, Some(&mut output)).await,
         },
     };
+    let Children { stored: child_runs, jobs: child_jobs, .. } = children;
 
     output.session_state = Some(run_context.session_state.clone());
     output.metrics.duration = Some(started.elapsed().as_secs_f64());
@@ -550,39 +733,61 @@ pub(crate) async fn execute(run: RunBuilder, sink: Option<EventSink>) -> Result<
                 Stop::Input(e) => tracing::error!("Validation failed: {e} | Check trigger: {}", e.check_trigger),
                 Stop::Output(e) => tracing::error!("Validation failed: {e} | Check trigger: {}", e.check_trigger),
                 Stop::Model(e) => tracing::error!(error = %e, "model call failed"),
+                Stop::Child { content, .. } => tracing::error!(error = %content, "a member or step stopped the run"),
             }
             emitter.finish(stop.event())
         }
     };
     output.events = emitter.stored.take();
-
-    let saved = match agent.db() {
-        Some(db) => db.save_run(&session_row(&agent, &session, &run_context), &output),
-        None => Ok(()),
+    // The session row, for a top-level run that stores.
+    let row = match (&parent, common.db) {
+        (None, Some(_)) => Some(session_row(&runner, &session, &run_context)),
+        _ => None,
     };
 
-    if let Some(scheduler) = &mode.scheduler
-        && !background.is_empty()
-    {
+    // This run's background hooks, with its children's between its pre- and post-hooks.
+    let mut jobs = Vec::new();
+    if !background.is_empty() || !child_jobs.is_empty() {
         let run_context = Arc::new(run_context);
         let snapshot = RunSnapshot {
             run_output: &output,
             run_context: &run_context,
-            agent: &agent,
+            runner: &runner,
             session: &session,
             debug_mode,
             tasks: tasks.as_ref(),
         };
-        let jobs = background
-            .into_iter()
-            .map(|(hook, stage, position)| BackgroundHook::new(hook, stage, position, &snapshot))
-            .collect();
-        scheduler.schedule(jobs);
+        let (pre, post): (Vec<_>, Vec<_>) = background.into_iter().partition(|(_, stage, _)| *stage == HookStage::Pre);
+        let make = |(hook, stage, position)| BackgroundHook::new(hook, stage, position, &snapshot);
+        jobs.reserve(pre.len() + child_jobs.len() + post.len());
+        jobs.extend(pre.into_iter().map(make));
+        jobs.extend(child_jobs);
+        jobs.extend(post.into_iter().map(make));
     }
 
+    let stop = outcome.err();
+    if parent.is_some() {
+        // The parent stores and schedules; the final event goes out now, the run is over.
+        if let (Some(event), Some(stream)) = (final_event, &emitter.stream) {
+            stream.sink.push(event);
+        }
+        return Ok(Finished { output, stop, jobs, children: child_runs });
+    }
+
+    let saved = match (common.db, &row) {
+        (Some(db), Some(row)) => {
+            child_runs.iter().try_for_each(|child| db.save_run(row, child)).and_then(|()| db.save_run(row, &output))
+        }
+        _ => Ok(()),
+    };
+    if let Some(scheduler) = &mode.scheduler
+        && !jobs.is_empty()
+    {
+        scheduler.schedule(std::mem::take(&mut jobs));
+    }
     saved?;
     if let (Some(event), Some(stream)) = (final_event, &emitter.stream) {
         stream.sink.push(event);
     }
-    Ok(output)
+    Ok(Finished { output, stop, jobs, children: Vec::new() })
 }

@@ -10,14 +10,17 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::error::ApiError;
 
+/// What AgentOS shows of a list of hooks.
+pub(crate) fn hook_list(list: &[agno_core::hooks::SharedHook]) -> Vec<Value> {
+    list.iter()
+        .map(|h| json!({ "name": h.name(), "run_in_background": h.run_in_background(), "guardrail": h.is_guardrail() }))
+        .collect()
+}
+
 /// What AgentOS shows of an agent.
 pub(crate) fn summary(agent: &Agent) -> Value {
     let model = agent.model();
-    let hooks = |list: &[agno_core::hooks::SharedHook]| {
-        list.iter()
-            .map(|h| json!({ "name": h.name(), "run_in_background": h.run_in_background(), "guardrail": h.is_guardrail() }))
-            .collect::<Vec<_>>()
-    };
+    let hooks = hook_list;
     json!({
         "id": agent.id(),
         "name": agent.name(),

@@ -27,8 +27,8 @@ pub(crate) async fn info(State(state): State<Arc<AppState>>) -> Json<Value> {
         "os_version": env!("CARGO_PKG_VERSION"),
         "agno_version": env!("CARGO_PKG_VERSION"),
         "agent_count": state.agents.len(),
-        "team_count": 0,
-        "workflow_count": 0,
+        "team_count": state.teams.len(),
+        "workflow_count": state.workflows.len(),
         "mcp": false,
         "auth_mode": if state.security_key.is_some() { "security_key" } else { "none" },
         "user_isolation": false,
@@ -38,6 +38,8 @@ pub(crate) async fn info(State(state): State<Arc<AppState>>) -> Json<Value> {
 /// `GET /config`.
 pub(crate) async fn config(State(state): State<Arc<AppState>>) -> Json<Value> {
     let mut databases: Vec<&str> = state.agents.iter().filter_map(|a| a.db()).map(|db| db.id()).collect();
+    databases.extend(state.teams.iter().filter_map(|t| t.db()).map(|db| db.id()));
+    databases.extend(state.workflows.iter().filter_map(|w| w.db()).map(|db| db.id()));
     databases.extend(state.db.as_ref().map(|db| db.id()));
     databases.sort_unstable();
     databases.dedup();
@@ -46,8 +48,8 @@ pub(crate) async fn config(State(state): State<Arc<AppState>>) -> Json<Value> {
         "name": state.name,
         "description": state.description,
         "agents": state.agents.iter().map(summary).collect::<Vec<_>>(),
-        "teams": [],
-        "workflows": [],
+        "teams": state.teams.iter().map(super::teams::summary).collect::<Vec<_>>(),
+        "workflows": state.workflows.iter().map(super::workflows::summary).collect::<Vec<_>>(),
         "databases": databases,
         "interfaces": [],
         "run_hooks_in_background": state.all_hooks_in_background,

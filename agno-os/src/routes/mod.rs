@@ -1,9 +1,11 @@
-//! The router: agno's AgentOS routes for agents, runs and sessions.
+//! The router: agno's AgentOS routes for agents, teams, workflows, runs and sessions.
 
 pub(crate) mod agents;
 pub(crate) mod meta;
 pub(crate) mod runs;
 pub(crate) mod sessions;
+pub(crate) mod teams;
+pub(crate) mod workflows;
 
 use std::sync::Arc;
 
@@ -53,10 +55,22 @@ pub(crate) fn router(state: Arc<AppState>, cors_origins: Option<&[String]>) -> R
         .route("/registry", get(meta::registry))
         .route("/agents", get(agents::list))
         .route("/agents/{agent_id}", get(agents::get_agent))
-        .route("/agents/{agent_id}/runs", post(runs::create_run))
-        .route("/agents/{agent_id}/runs/{run_id}", get(runs::get_run))
-        .route("/agents/{agent_id}/runs/{run_id}/cancel", post(runs::cancel_run))
-        .route("/agents/{agent_id}/runs/{run_id}/hooks", get(runs::run_hooks))
+        .route("/agents/{agent_id}/runs", post(runs::create_agent_run))
+        .route("/agents/{agent_id}/runs/{run_id}", get(runs::get_agent_run))
+        .route("/agents/{agent_id}/runs/{run_id}/cancel", post(runs::cancel_agent_run))
+        .route("/agents/{agent_id}/runs/{run_id}/hooks", get(runs::agent_run_hooks))
+        .route("/teams", get(teams::list))
+        .route("/teams/{team_id}", get(teams::get_team))
+        .route("/teams/{team_id}/runs", post(runs::create_team_run))
+        .route("/teams/{team_id}/runs/{run_id}", get(runs::get_team_run))
+        .route("/teams/{team_id}/runs/{run_id}/cancel", post(runs::cancel_team_run))
+        .route("/teams/{team_id}/runs/{run_id}/hooks", get(runs::team_run_hooks))
+        .route("/workflows", get(workflows::list))
+        .route("/workflows/{workflow_id}", get(workflows::get_workflow))
+        .route("/workflows/{workflow_id}/runs", post(runs::create_workflow_run))
+        .route("/workflows/{workflow_id}/runs/{run_id}", get(runs::get_workflow_run))
+        .route("/workflows/{workflow_id}/runs/{run_id}/cancel", post(runs::cancel_workflow_run))
+        .route("/workflows/{workflow_id}/runs/{run_id}/hooks", get(runs::workflow_run_hooks))
         .route("/sessions", get(sessions::list))
         .route("/sessions/{session_id}", get(sessions::get).delete(sessions::delete))
         .route("/sessions/{session_id}/runs", get(sessions::runs))

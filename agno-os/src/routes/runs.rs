@@ -1,4 +1,6 @@
-//! `POST /agents/{id}/runs` and the routes of one run: poll, cancel, background hook outcomes.
+//! `POST /agents/{id}/runs` (and `/teams/{id}/runs`, `/workflows/{id}/runs`) and the routes of
+//! one run: poll, cancel, background hook outcomes. Agents, teams and workflows share this code:
+//! each route names a [`RunnerKind`], the rest is the same.
 //!
 //! Every run executes in a tracked task, so a client that leaves early neither cancels the run
 //! nor loses its background hooks, and shutdown waits for it.
@@ -9,9 +11,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
-use agno_core::run::RunEventKind;
-use agno_core::run::{BackgroundMode, RunBuilder};
-use agno_core::{RunEvent, RunStatus};
+use agno_core::run::{BackgroundMode, RunBuilder, RunEventKind, RunnerKind};
+use agno_core::{RunEvent, RunStatus, Runner};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
@@ -32,7 +33,8 @@ use crate::form::{self, RunForm};
 pub(crate) struct RunRegistry(Mutex<HashMap<String, InFlight>>);
 
 struct InFlight {
-    agent_id: String,
+    kind: RunnerKind,
+    owner_id: String,
     session_id: String,
     status: RunStatus,
     abort: Option<tokio::task::AbortHandle>,
@@ -43,8 +45,9 @@ impl RunRegistry {
         self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn start(&self, run_id: &str, agent_id: &str, session_id: &str, status: RunStatus) {
-        let entry = InFlight { agent_id: agent_id.to_owned(), session_id: session_id.to_owned(), status, abort: None };
+    fn start(&self, run_id: &str, owner: (RunnerKind, &str), session_id: &str, status: RunStatus) {
+        let (kind, owner_id) = (owner.0, owner.1.to_owned());
+        let entry = InFlight { kind, owner_id, session_id: session_id.to_owned(), status, abort: None };
         self.lock().insert(run_id.to_owned(), entry);
     }
 
@@ -101,8 +104,8 @@ impl futures_core::Stream for Frames {
     }
 }
 
-fn prepared(agent: &agno_core::Agent, form: RunForm, run_id: &str, session_id: &str) -> RunBuilder {
-    let mut run = agent.run(form.message).run_id(run_id).session_id(session_id).store_events(true).extra(form.extra);
+fn prepared(runner: &Runner, form: RunForm, run_id: &str, session_id: &str) -> RunBuilder {
+    let mut run = runner.run(form.message).run_id(run_id).session_id(session_id).store_events(true).extra(form.extra);
     if let Some(user_id) = form.user_id {
         run = run.user_id(user_id);
     }
@@ -115,20 +118,66 @@ fn prepared(agent: &agno_core::Agent, form: RunForm, run_id: &str, session_id: &
     run
 }
 
-/// `POST /agents/{agent_id}/runs`.
-pub(crate) async fn create_run(
+/// Writes the route handlers of one runner kind, which only name the kind and call the shared
+/// handler.
+macro_rules! kind_routes {
+    ($kind:expr, $create:ident, $get:ident, $cancel:ident, $hooks:ident) => {
+        /// `POST /{kind}s/{id}/runs`.
+        pub(crate) async fn $create(
+            state: State<Arc<AppState>>,
+            Path(id): Path<String>,
+            request: Request,
+        ) -> Result<Response, ApiError> {
+            create_run(state, $kind, id, request).await
+        }
+
+        /// `GET /{kind}s/{id}/runs/{run_id}?session_id=`.
+        pub(crate) async fn $get(
+            state: State<Arc<AppState>>,
+            Path(ids): Path<(String, String)>,
+            query: Query<RunQuery>,
+        ) -> Result<Response, ApiError> {
+            get_run(state, $kind, ids, query).await
+        }
+
+        /// `POST /{kind}s/{id}/runs/{run_id}/cancel`.
+        pub(crate) async fn $cancel(
+            state: State<Arc<AppState>>,
+            Path(ids): Path<(String, String)>,
+        ) -> Result<Json<Value>, ApiError> {
+            cancel_run(state, $kind, ids).await
+        }
+
+        /// `GET /{kind}s/{id}/runs/{run_id}/hooks`.
+        pub(crate) async fn $hooks(
+            state: State<Arc<AppState>>,
+            Path(ids): Path<(String, String)>,
+        ) -> Result<Json<Value>, ApiError> {
+            run_hooks(state, $kind, ids).await
+        }
+    };
+}
+
+kind_routes!(RunnerKind::Agent, create_agent_run, get_agent_run, cancel_agent_run, agent_run_hooks);
+kind_routes!(RunnerKind::Team, create_team_run, get_team_run, cancel_team_run, team_run_hooks);
+kind_routes!(RunnerKind::Workflow, create_workflow_run, get_workflow_run, cancel_workflow_run, workflow_run_hooks);
+
+/// `POST /agents/{id}/runs`, `/teams/{id}/runs`, `/workflows/{id}/runs`.
+async fn create_run(
     State(state): State<Arc<AppState>>,
-    Path(agent_id): Path<String>,
+    kind: RunnerKind,
+    owner_id: String,
     request: Request,
 ) -> Result<Response, ApiError> {
     let form = form::parse(request, state.body_limit).await?;
-    let agent = state.agent(&agent_id).ok_or_else(ApiError::agent_not_found)?;
+    let runner = state.runner(kind, &owner_id).ok_or_else(|| ApiError::not_found(kind))?;
     let session_id = form.session_id.clone().unwrap_or_else(new_id);
     let run_id = new_id();
-    tracing::info!(agent_id = %agent_id, run_id = %run_id, stream = form.stream, background = form.background, "run requested");
+    tracing::info!(kind = kind.as_str(), id = %owner_id, run_id = %run_id, stream = form.stream, background = form.background, "run requested");
+    let owner = (kind, owner_id.as_str());
 
     if form.background {
-        return detached_run(&state, agent, form, run_id, session_id);
+        return detached_run(&state, &runner, form, run_id, session_id);
     }
 
     let collected = Arc::new(Collected::default());
@@ -139,12 +188,12 @@ pub(crate) async fn create_run(
     };
     let stream = form.stream;
     let only_content = !form.stream_events;
-    let run = prepared(agent, form, &run_id, &session_id).background(mode);
+    let run = prepared(&runner, form, &run_id, &session_id).background(mode);
 
     if stream {
         // The stream's end may come before the run's (a client that leaves): the hooks wait for it.
         let (done_tx, done_rx) = oneshot::channel::<()>();
-        state.runs.start(&run_id, &agent_id, &session_id, RunStatus::Running);
+        state.runs.start(&run_id, owner, &session_id, RunStatus::Running);
         let hooks = batch(&state.tracker, &state.hook_log, run_id.clone(), collected, Some(done_rx));
         let (tx, rx) = mpsc::channel::<Bytes>(64);
         let (task_state, task_run_id, task_session) = (Arc::clone(&state), run_id.clone(), session_id.clone());
@@ -182,7 +231,7 @@ pub(crate) async fn create_run(
     let output = match first {
         Poll::Ready(output) => output?,
         Poll::Pending => {
-            state.runs.start(&run_id, &agent_id, &session_id, RunStatus::Running);
+            state.runs.start(&run_id, owner, &session_id, RunStatus::Running);
             let (task_state, task_run_id) = (Arc::clone(&state), run_id.clone());
             let handle = state.tracker.spawn("run", &run_id, async move {
                 let output = pending.await;
@@ -193,7 +242,8 @@ pub(crate) async fn create_run(
             match handle.await {
                 Ok(output) => output?,
                 Err(join) if join.is_cancelled() => {
-                    let body = json!({"run_id": run_id, "session_id": session_id, "agent_id": agent_id, "status": "CANCELLED", "content": "Run cancelled"});
+                    let id_key = format!("{}_id", kind.as_str());
+                    let body = json!({"run_id": run_id, "session_id": session_id, id_key: owner_id, "status": "CANCELLED", "content": "Run cancelled"});
                     return Ok(Json(body).into_response());
                 }
                 Err(join) => return Err(ApiError::internal(join)),
@@ -213,19 +263,19 @@ pub(crate) async fn create_run(
 /// is polled at `GET /agents/{id}/runs/{run_id}`.
 fn detached_run(
     state: &Arc<AppState>,
-    agent: &agno_core::Agent,
+    runner: &Runner,
     form: RunForm,
     run_id: String,
     session_id: String,
 ) -> Result<Response, ApiError> {
-    if agent.db().is_none() {
+    if runner.db().is_none() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
-            "Background runs need a database: give the agent or AgentOS a db",
+            format!("Background runs need a database: give the {} or AgentOS a db", runner.kind().as_str()),
         ));
     }
-    let run = prepared(agent, form, &run_id, &session_id).background(BackgroundMode::inline());
-    state.runs.start(&run_id, agent.id(), &session_id, RunStatus::Pending);
+    let run = prepared(runner, form, &run_id, &session_id).background(BackgroundMode::inline());
+    state.runs.start(&run_id, (runner.kind(), runner.id()), &session_id, RunStatus::Pending);
     let (task_state, task_run_id) = (Arc::clone(state), run_id.clone());
     let handle = state.tracker.spawn("background run", &run_id, async move {
         task_state.runs.running(&task_run_id);
@@ -246,9 +296,10 @@ pub(crate) struct RunQuery {
 }
 
 /// `GET /agents/{agent_id}/runs/{run_id}?session_id=`: the run, or its status while it runs.
-pub(crate) async fn get_run(
+async fn get_run(
     State(state): State<Arc<AppState>>,
-    Path((agent_id, run_id)): Path<(String, String)>,
+    kind: RunnerKind,
+    (owner_id, run_id): (String, String),
     Query(query): Query<RunQuery>,
 ) -> Result<Response, ApiError> {
     let Some(session_id) = query.session_id.filter(|s| !s.is_empty()) else {
@@ -256,28 +307,39 @@ pub(crate) async fn get_run(
         error["loc"] = json!(["query", "session_id"]);
         return Err(ApiError::validation(vec![error]));
     };
-    let agent = state.agent(&agent_id).ok_or_else(ApiError::agent_not_found)?;
-    if let Some(entry) = state.runs.lock().get(&run_id).filter(|e| e.agent_id == agent_id && e.session_id == session_id)
-    {
-        let body = json!({ "run_id": run_id, "agent_id": agent_id, "session_id": session_id, "status": entry.status });
+    let runner = state.runner(kind, &owner_id).ok_or_else(|| ApiError::not_found(kind))?;
+    let in_flight = state
+        .runs
+        .lock()
+        .get(&run_id)
+        .filter(|e| e.kind == kind && e.owner_id == owner_id && e.session_id == session_id)
+        .map(|e| e.status);
+    if let Some(status) = in_flight {
+        let id_key = format!("{}_id", kind.as_str());
+        let body = json!({ "run_id": run_id, id_key: owner_id, "session_id": session_id, "status": status });
         return Ok(Json(body).into_response());
     }
-    let db = agent.db().ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "Run not found"))?;
+    let db = runner.db().ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "Run not found"))?;
     match db.get_run(&run_id)? {
-        Some(run) if run.session_id == session_id && run.agent_id == agent_id => Ok(Json(run).into_response()),
+        Some(run) if run.session_id == session_id && run.runner() == (kind, owner_id.as_str()) => {
+            Ok(Json(run).into_response())
+        }
         _ => Err(ApiError::new(StatusCode::NOT_FOUND, "Run not found")),
     }
 }
 
 /// `POST /agents/{agent_id}/runs/{run_id}/cancel`: stops the run if it is still going; `200 {}`
 /// in every case, as agno.
-pub(crate) async fn cancel_run(
+async fn cancel_run(
     State(state): State<Arc<AppState>>,
-    Path((agent_id, run_id)): Path<(String, String)>,
+    kind: RunnerKind,
+    (owner_id, run_id): (String, String),
 ) -> Result<Json<Value>, ApiError> {
-    state.agent(&agent_id).ok_or_else(ApiError::agent_not_found)?;
+    state.runner(kind, &owner_id).ok_or_else(|| ApiError::not_found(kind))?;
     let mut runs = state.runs.lock();
-    if let Some(entry) = runs.get_mut(&run_id).filter(|e| e.agent_id == agent_id && e.status != RunStatus::Cancelled) {
+    if let Some(entry) =
+        runs.get_mut(&run_id).filter(|e| e.kind == kind && e.owner_id == owner_id && e.status != RunStatus::Cancelled)
+    {
         if let Some(abort) = entry.abort.take() {
             abort.abort();
         }
@@ -288,11 +350,12 @@ pub(crate) async fn cancel_run(
 }
 
 /// `GET /agents/{agent_id}/runs/{run_id}/hooks`: what the run's background hooks did.
-pub(crate) async fn run_hooks(
+async fn run_hooks(
     State(state): State<Arc<AppState>>,
-    Path((agent_id, run_id)): Path<(String, String)>,
+    kind: RunnerKind,
+    (owner_id, run_id): (String, String),
 ) -> Result<Json<Value>, ApiError> {
-    state.agent(&agent_id).ok_or_else(ApiError::agent_not_found)?;
+    state.runner(kind, &owner_id).ok_or_else(|| ApiError::not_found(kind))?;
     let hooks = state
         .hook_log
         .get(&run_id)

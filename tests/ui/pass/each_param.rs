@@ -38,6 +38,16 @@ fn the_agent(agent: &Agent) {
 }
 
 #[hook]
+fn the_team(team: &Team) {
+    let _ = team.members();
+}
+
+#[hook(run_in_background = true)]
+async fn the_workflow(workflow: &Workflow, run_output: &RunOutput) {
+    let _ = (workflow.steps(), &run_output.step_results);
+}
+
+#[hook]
 fn the_session(session: &Session) {
     let _ = &session.session_id;
 }
@@ -86,4 +96,7 @@ fn main() {
         .build()
         .unwrap();
     assert_eq!(agent.pre_hooks().len(), 7);
+    let team = Team::builder().member(agent.clone()).pre_hook(the_team).post_hook(the_session).build().unwrap();
+    let workflow = Workflow::builder().step(Step::team("t", team)).post_hook(the_workflow).build().unwrap();
+    assert_eq!(workflow.post_hooks().len(), 1);
 }
