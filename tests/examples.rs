@@ -92,3 +92,33 @@ fn the_process_example_registers_its_task() {
     assert_registered(&stdout, include_str!("../examples/tasks_across_processes.rs"));
     assert!(stdout.contains("previous result: none"), "{stdout}");
 }
+
+#[test]
+fn teams_and_workflows_run_every_level_s_hook_after_the_response() {
+    let stdout = run("teams_and_workflows", &[]);
+    assert_registered(&stdout, include_str!("../examples/teams_and_workflows.rs"));
+    assert!(stdout.contains("POST /teams/newsroom/runs: 200 OK \"COMPLETED\""), "{stdout}");
+    assert!(stdout.contains("POST /workflows/publish/runs: 200 OK \"COMPLETED\""), "{stdout}");
+    assert!(stdout.contains("5 of 5 background hooks ran after the response"), "{stdout}");
+    assert!(stdout.contains("3 of 3 background hooks ran after the response"), "{stdout}");
+    assert!(stdout.contains("shutdown: 0 unfinished background task(s)"), "{stdout}");
+    // Where each hook ran, in the order the levels finish.
+    let order: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("at ").and_then(|l| l.split_once(": ")).map(|(_, what)| what))
+        .map(|what| what.split(" (").next().unwrap_or(what))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "agent reporter",
+            "agent fact-checker",
+            "team desk with 2 member answer(s)",
+            "agent editor",
+            "team newsroom with 2 member answer(s)",
+            "agent writer",
+            "agent editor",
+            "workflow publish after steps [\"write\", \"edit\"]",
+        ]
+    );
+}
