@@ -3,11 +3,16 @@
 //!
 //! `cargo bench --bench hooks`. Each run is one `agent.run("Hello").await` on a current-thread
 //! tokio runtime, without storage (as agno's figures were measured).
+//!
+//! The `levels` group measures the same one-hook-per-level layout through teams nested one to
+//! three deep (route mode, so no leader call) and a one-step workflow, with and without the
+//! hooks: the difference over the number of hooks is the hook cost per level.
 
 use std::future::IntoFuture;
 use std::hint::black_box;
 use std::time::Duration;
 
+use agno::Runner;
 use agno::prelude::*;
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -33,6 +38,18 @@ fn send_notification(run_output: &RunOutput, agent: &Agent) {
 #[hook]
 async fn send_notification_async(run_output: &RunOutput, agent: &Agent) {
     black_box((run_output.content.as_deref(), agent.name()));
+}
+
+/// A team's post-hook.
+#[hook]
+fn team_post(run_output: &RunOutput, team: &Team) {
+    black_box((run_output.content.as_deref(), team.id()));
+}
+
+/// A workflow's post-hook.
+#[hook]
+fn workflow_post(run_output: &RunOutput, workflow: &Workflow) {
+    black_box((run_output.content.as_deref(), workflow.id()));
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -66,6 +83,48 @@ fn per_run(c: &mut Criterion) {
     group.finish();
 }
 
+/// `depth` teams nested in route mode around one agent; one post-hook per level when `hooked`.
+fn nested(depth: usize, hooked: bool) -> Runner {
+    let mut runner = Runner::Agent(agent(|b| if hooked { b.post_hook(send_notification) } else { b }));
+    for level in 0..depth {
+        let member: agno::team::Member = match runner {
+            Runner::Agent(a) => a.into(),
+            Runner::Team(t) => t.into(),
+            Runner::Workflow(_) => unreachable!("only agents and teams are nested here"),
+        };
+        let builder = Team::builder().id(format!("team-{level}")).mode(TeamMode::Route).member(member);
+        let builder = if hooked { builder.post_hook(team_post) } else { builder };
+        runner = match builder.build() {
+            Ok(team) => Runner::Team(team),
+            Err(e) => panic!("bench team: {e}"),
+        };
+    }
+    runner
+}
+
+fn levels(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("levels");
+    for depth in [1, 3] {
+        for hooked in [false, true] {
+            let runner = nested(depth, hooked);
+            let name = format!("team_depth_{depth}/{}", if hooked { "hook_per_level" } else { "no_hooks" });
+            group.bench_function(name, |b| b.iter(|| rt.block_on(runner.run("Hello").into_future())));
+        }
+    }
+    for hooked in [false, true] {
+        let step_agent = agent(|b| if hooked { b.post_hook(send_notification) } else { b });
+        let builder = Workflow::builder().id("bench-workflow").step(Step::agent("only", step_agent));
+        let workflow = match (if hooked { builder.post_hook(workflow_post) } else { builder }).build() {
+            Ok(workflow) => workflow,
+            Err(e) => panic!("bench workflow: {e}"),
+        };
+        let name = format!("workflow_1_step/{}", if hooked { "hook_per_level" } else { "no_hooks" });
+        group.bench_function(name, |b| b.iter(|| rt.block_on(workflow.run("Hello").into_future())));
+    }
+    group.finish();
+}
+
 fn hook_call(c: &mut Criterion) {
     let agent = agent(|b| b);
     let output = match runtime().block_on(agent.run("Hello").into_future()) {
@@ -78,6 +137,6 @@ fn hook_call(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    targets = per_run, hook_call
+    targets = per_run, levels, hook_call
 }
 criterion_main!(benches);
