@@ -555,6 +555,49 @@ mod tests {
         assert_eq!(mentioned(&members, "nobody here"), None);
     }
 
+    /// A leader that answers every request with the same text, as a remote model would.
+    struct Scripted(&'static str);
+
+    impl Model for Scripted {
+        fn id(&self) -> &str {
+            "scripted"
+        }
+        fn provider(&self) -> &str {
+            "Scripted"
+        }
+        fn invoke<'a>(
+            &'a self,
+            request: &'a ModelRequest,
+        ) -> crate::models::BoxFuture<'a, std::result::Result<crate::models::ModelResponse, ModelError>> {
+            let system = request.messages[0].content.clone().unwrap_or_default();
+            assert!(system.contains("- critic (Critic)"), "the leader sees the roster: {system}");
+            let usage = crate::models::Usage { input_tokens: Some(10), output_tokens: Some(1) };
+            Box::pin(std::future::ready(Ok(crate::models::ModelResponse { content: self.0.to_owned(), usage })))
+        }
+        fn invoke_stream<'a>(
+            &'a self,
+            _request: &'a ModelRequest,
+        ) -> crate::models::BoxStream<'a, std::result::Result<crate::models::ModelChunk, ModelError>> {
+            unreachable!("route mode asks for a whole answer")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_remote_leader_picks_the_member_by_id() {
+        for (reply, expected) in [("critic", "critic"), ("  I would ask the Critic.", "critic"), ("nobody", "writer")] {
+            let team = Team::builder()
+                .mode(TeamMode::Route)
+                .model(Scripted(reply))
+                .member(agent("Writer"))
+                .member(agent("Critic"))
+                .build()
+                .unwrap();
+            let out = team.run("Is this good?").await.unwrap();
+            assert_eq!(out.member_responses[0].agent_id, expected, "reply {reply:?}");
+            assert_eq!(out.metrics.input_tokens, Some(10 + 3), "the leader's tokens and the member's");
+        }
+    }
+
     #[test]
     fn build_checks_members_and_ids() {
         let err = Team::builder().name("Empty").build().unwrap_err().to_string();
