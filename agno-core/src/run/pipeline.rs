@@ -757,12 +757,14 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>) -> Result<Finished
             debug_mode,
             tasks: tasks.as_ref(),
         };
-        let (pre, post): (Vec<_>, Vec<_>) = background.into_iter().partition(|(_, stage, _)| *stage == HookStage::Pre);
+        // The pre phase ran first, so its hooks lead the list.
+        let pre = background.iter().take_while(|(_, stage, _)| *stage == HookStage::Pre).count();
         let make = |(hook, stage, position)| BackgroundHook::new(hook, stage, position, &snapshot);
-        jobs.reserve(pre.len() + child_jobs.len() + post.len());
-        jobs.extend(pre.into_iter().map(make));
+        jobs.reserve(background.len() + child_jobs.len());
+        let mut own = background.into_iter();
+        jobs.extend(own.by_ref().take(pre).map(make));
         jobs.extend(child_jobs);
-        jobs.extend(post.into_iter().map(make));
+        jobs.extend(own.map(make));
     }
 
     let stop = outcome.err();
