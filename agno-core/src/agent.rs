@@ -287,7 +287,7 @@ impl AgentBuilder {
 
 fn check_stage(hooks: &[SharedHook], stage: HookStage, problems: &mut Vec<String>) {
     for (i, hook) in hooks.iter().enumerate() {
-        let params = hook.params();
+        let params = hook.params_at(stage);
         match stage {
             HookStage::Pre if params.needs_output() => problems.push(format!(
                 "pre-hook #{} `{}` takes `run_output`, which does not exist before the model call; move it to post_hooks",
