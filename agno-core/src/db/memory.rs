@@ -133,7 +133,7 @@ impl Db for InMemoryDb {
             .filter(|e| query.eval_type.as_ref().is_none_or(|t| &e.eval_type == t))
             .cloned()
             .collect();
-        found.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        found.sort_by_key(|e| std::cmp::Reverse(e.created_at));
         if let Some(limit) = query.limit {
             found.truncate(limit);
         }
