@@ -32,6 +32,7 @@ impl OpenAIChat {
     /// The model `id` (`"gpt-4o"`), with `OPENAI_API_KEY` and `OPENAI_BASE_URL` from the
     /// environment.
     pub fn new(id: impl Into<String>) -> Self {
+        super::install_tls_provider();
         Self { id: id.into(), client: Client::new(Settings::from_env(), PROVIDER) }
     }
 

@@ -129,7 +129,7 @@ impl Client {
 
     fn http(&self) -> Result<&reqwest::Client, ModelError> {
         let built = self.http.get_or_init(|| {
-            install_crypto_provider();
+            install_tls_provider();
             reqwest::Client::builder()
                 .connect_timeout(self.settings.timeout.min(Duration::from_secs(30)))
                 .read_timeout(self.settings.timeout)
@@ -242,9 +242,14 @@ impl Client {
     }
 }
 
-/// Makes `ring` the process's rustls provider unless one is installed already (reqwest needs
-/// one to build a client).
-fn install_crypto_provider() {
+/// Makes `ring` the process's rustls crypto provider unless one is installed already. Without the
+/// `rustls` feature it does nothing.
+///
+/// With the `rustls` feature, `reqwest` is built without a provider of its own, so every
+/// `reqwest::Client` of the program needs a process-wide one: the OpenAI models install it
+/// themselves, and a program that builds its own `reqwest` clients (with `reqwest`'s TLS
+/// features off) should call this first. Calling it again is harmless.
+pub fn install_tls_provider() {
     #[cfg(feature = "rustls")]
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Losing the race to another thread installing one is fine: a provider is installed.

@@ -21,7 +21,8 @@
 //! * **Errors** end the run with status `ERROR` and a message such as
 //!   `OpenAI error: HTTP 429 Too Many Requests: Rate limit reached (rate_limit_exceeded) (after 3 attempts)`.
 //! * **HTTPS** needs the `rustls` feature of `agno-core` (on by default through the `agno` facade):
-//!   rustls with the `ring` provider, installed as the process default if none is.
+//!   rustls with the `ring` provider, installed as the process default if none is (see
+//!   [`install_tls_provider`] if the program builds its own `reqwest` clients).
 //!
 //! ```no_run
 //! use agno_core::Agent;
@@ -40,6 +41,7 @@ pub mod sse;
 pub use chat::OpenAIChat;
 pub use http::{
     DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_DELAY, DEFAULT_RETRY_BACKOFF, DEFAULT_TIMEOUT,
+    install_tls_provider,
 };
 pub use responses::OpenAIResponses;
 
