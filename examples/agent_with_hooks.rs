@@ -3,14 +3,15 @@
 //! `cargo run --example agent_with_hooks`
 //!
 //! Outside AgentOS, hooks marked `run_in_background` run inline, in list order (as in agno);
-//! AgentOS moves them after the response. The model is the offline default, which answers
-//! `You said: "<input>"`, so the run needs no network and no key. Runs are stored in
-//! `tmp/agent.db`.
+//! AgentOS moves them after the response. The model is `gpt-5.2` (OpenAI Responses) when
+//! `OPENAI_API_KEY` is set, else the offline model, which answers `You said: "<input>"` and needs
+//! no network and no key; the first line printed says which. Runs are stored in `tmp/agent.db`.
 
 use std::time::Duration;
 
 use agno::db::SqliteDb;
 use agno::guardrails::{PIIDetectionGuardrail, PromptInjectionGuardrail};
+use agno::models::{default_model, describe};
 use agno::prelude::*;
 
 /// Logs each request (seed: a background pre-hook; it cannot modify `run_input`).
@@ -49,8 +50,12 @@ fn validate_output(run_output: &RunOutput) -> Result<(), OutputCheckError> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt().with_env_filter("warn").init();
+    // OpenAI when OPENAI_API_KEY is set, the offline model otherwise.
+    let model = default_model();
+    println!("Model: {}", describe(&*model));
     let agent = Agent::builder()
         .id("background-task-agent")
+        .model(model)
         .name("BackgroundTaskAgent")
         .instructions("You are a helpful assistant")
         .db(SqliteDb::new("tmp/agent.db")?)
@@ -58,7 +63,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .post_hooks(hooks![validate_output, log_analytics, send_notification])
         .markdown(true)
         .build()?;
-    println!("Model: {} ({}), offline: no network, no key", agent.model().id(), agent.model().provider());
     println!("{}\n", agno::registry::describe());
 
     println!("== Run 1: Hello, how are you?");

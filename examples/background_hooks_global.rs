@@ -15,12 +15,13 @@
 //! The Rust twin of agno's `background_hooks_global.py`. Where agno's AgentOS loses the global
 //! flag on its per-request copy of the agent and so runs these hooks inline (reference 7.2), the
 //! flag here is an option of each run and holds for HTTP runs too. Runs are stored in
-//! `tmp/agent.db`. The model is the offline one, which answers `You said: "<input>"`.
+//! `tmp/agent.db`. The model is `gpt-5.2` through OpenAI's Responses API when `OPENAI_API_KEY` is set, else the
+//! offline one, which answers `You said: "<input>"`; the first line printed says which.
 
 use std::time::Duration;
 
 use agno::db::SqliteDb;
-use agno::models::OfflineModel;
+use agno::models::{default_model, describe};
 use agno::os::AgentOS;
 use agno::prelude::*;
 
@@ -61,29 +62,21 @@ async fn send_notification(run_output: &RunOutput, agent: &Agent) {
     println!("[Background Post-Hook] Notification sent!");
 }
 
-/// Says which model answers: the offline one, until the OpenAI provider lands.
-fn print_model() {
-    println!("Model: offline (agno::models::OfflineModel): no network, no key; it answers `You said: \"<input>\"`");
-    if std::env::var_os("OPENAI_API_KEY").is_some_and(|key| !key.is_empty()) {
-        println!(
-            "OPENAI_API_KEY is set, but OpenAI support arrives with the OpenAI provider (a later issue); using the offline model"
-        );
-    }
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).init();
-    print_model();
+    // OpenAI when OPENAI_API_KEY is set, the offline model otherwise.
+    let model = default_model();
+    println!("Model: {}", describe(&*model));
 
     // Create an agent with hooks
     let agent = Agent::builder()
         .id("background-task-agent")
         .name("BackgroundTaskAgent")
-        .model(OfflineModel::new())
+        .model(model)
         .instructions("You are a helpful assistant")
         .db(SqliteDb::new("tmp/agent.db")?)
         .pre_hooks(hooks![log_request])

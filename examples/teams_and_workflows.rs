@@ -12,12 +12,14 @@
 //! curl -X POST http://localhost:7777/workflows/publish/runs -F "message=Hello" -F "stream=false"
 //! ```
 //!
-//! The model is the offline one, which answers `You said: "<input>"`.
+//! The model is OpenAI's when `OPENAI_API_KEY` is set, the offline one otherwise (it answers
+//! `You said: "<input>"`); the first line says which.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use agno::db::InMemoryDb;
+use agno::models::{Model, default_model, describe};
 use agno::os::AgentOS;
 use agno::prelude::*;
 
@@ -65,14 +67,14 @@ fn short(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
 }
 
-fn build_os() -> Result<AgentOS, Box<dyn std::error::Error>> {
-    let reporter = Agent::builder().name("Reporter").post_hook(agent_ran).build()?;
-    let fact_checker = Agent::builder().name("Fact Checker").post_hook(agent_ran).build()?;
-    let editor = Agent::builder().name("Editor").post_hook(agent_ran).build()?;
-    let desk = Team::builder().name("Desk").member(reporter).member(fact_checker).post_hook(team_ran).build()?;
-    let newsroom = Team::builder().name("Newsroom").member(desk).member(editor.clone()).post_hook(team_ran).build()?;
+fn build_os(model: &Arc<dyn Model>) -> Result<AgentOS, Box<dyn std::error::Error>> {
+    let agent = |name: &str| Agent::builder().name(name).model(Arc::clone(model)).post_hook(agent_ran).build();
+    let (reporter, fact_checker, editor) = (agent("Reporter")?, agent("Fact Checker")?, agent("Editor")?);
+    let team = |name: &str| Team::builder().name(name).model(Arc::clone(model)).post_hook(team_ran);
+    let desk = team("Desk").member(reporter).member(fact_checker).build()?;
+    let newsroom = team("Newsroom").member(desk).member(editor.clone()).build()?;
 
-    let writer = Agent::builder().name("Writer").post_hook(agent_ran).build()?;
+    let writer = agent("Writer")?;
     let publish = Workflow::builder()
         .name("Publish")
         .step(Step::agent("write", writer))
@@ -93,9 +95,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).init();
-    println!("Model: offline (agno::models::OfflineModel): no network, no key");
+    let model = default_model();
+    println!("Model: {}", describe(&*model));
     println!("{}", agno::registry::describe());
-    let agent_os = build_os()?;
+    let agent_os = build_os(&model)?;
     let app = agent_os.get_app();
     if std::env::args().any(|a| a == "--serve") {
         agent_os.serve(app).await?;
@@ -113,6 +116,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await
     });
 
+    // reqwest shares agno's TLS build, which needs a process-wide crypto provider.
+    agno::models::openai::install_tls_provider();
     let client = reqwest::Client::new();
     for (path, expected_hooks) in [("/teams/newsroom/runs", 5), ("/workflows/publish/runs", 3)] {
         RECORD.lock().map_err(|_| "poisoned")?.clear();

@@ -29,7 +29,13 @@ fn defined_in(source: &str) -> Vec<String> {
 /// Runs a built example in a fresh folder; its stdout, after checking that it succeeded.
 fn run(name: &str, args: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(example(name)).args(args).current_dir(dir.path()).output().expect("example runs");
+    let out = Command::new(example(name))
+        .args(args)
+        .current_dir(dir.path())
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("OPENAI_BASE_URL")
+        .output()
+        .expect("example runs");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{name}: stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
     stdout
@@ -48,13 +54,19 @@ fn assert_registered(stdout: &str, source: &str) {
 #[test]
 fn agent_with_hooks_runs_offline_and_lists_its_hooks() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(example("agent_with_hooks")).current_dir(dir.path()).output().expect("example runs");
+    let out = Command::new(example("agent_with_hooks"))
+        .current_dir(dir.path())
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("OPENAI_BASE_URL")
+        .output()
+        .expect("example runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
 
     let source = include_str!("../examples/agent_with_hooks.rs");
     assert_eq!(defined_in(source), ["log_request", "log_analytics", "send_notification", "validate_output"]);
     assert_registered(&stdout, source);
+    assert!(stdout.starts_with("Model: offline (Offline)"), "{stdout}");
     assert!(stdout.contains("log_request (background)"));
     assert!(!stdout.contains("log_analytics (background)"));
 

@@ -1,6 +1,7 @@
-//! The two AgentOS examples that mirror agno's background-hook seeds, run as servers: the seed's
+//! The AgentOS examples that mirror agno's background-hook seeds, run as servers: the seed's
 //! `curl` gets a completed run at once, the hooks run after it in the order the seed describes,
 //! and SIGTERM right after a response still lets its background hooks finish before the exit.
+//! The output-evaluation example (seed 002's third card) stores the judge's verdict in SQLite.
 //!
 //! Waits are bounded; nothing here measures time.
 //!
@@ -117,7 +118,7 @@ struct Server {
     stdout: Arc<Output>,
     stderr: Arc<Output>,
     readers: Vec<JoinHandle<()>>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Server {
@@ -130,6 +131,9 @@ impl Server {
             .env("AGENT_OS_HOST", "127.0.0.1")
             .env_remove("OS_SECURITY_KEY")
             .env_remove("RUST_LOG")
+            // Offline models, whatever the environment holds.
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("OPENAI_BASE_URL")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -140,7 +144,7 @@ impl Server {
             stdout.read_from(child.stdout.take().expect("stdout piped")),
             stderr.read_from(child.stderr.take().expect("stderr piped")),
         ];
-        let mut server = Self { child, port, stdout, stderr, readers, _dir: dir };
+        let mut server = Self { child, port, stdout, stderr, readers, dir };
         server.wait_healthy();
         server
     }
@@ -254,6 +258,8 @@ fn seed_reqwest(port: u16) -> (u16, String) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
         let form = reqwest::multipart::Form::new().text("message", "Hello, how are you?").text("stream", "false");
+        // reqwest shares agno's TLS build, which needs a process-wide crypto provider.
+        agno::models::openai::install_tls_provider();
         let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("client");
         let response = client
             .post(format!("http://localhost:{port}/agents/background-task-agent/runs"))
@@ -353,4 +359,64 @@ fn decorator_example_runs_log_analytics_inline_and_the_others_in_the_background(
         assert!(positions.is_sorted(), "hooks out of order ({positions:?}):\n{}", lines.join("\n"));
         assert!(positions[7] >= at_response, "notification sent before the response:\n{}", lines.join("\n"));
     });
+}
+
+/// An `agno_eval_runs` row: eval_type, name, agent_id, model_id, model_provider, eval_data.
+type EvalRow = (String, Option<String>, Option<String>, Option<String>, Option<String>, String);
+
+#[test]
+fn output_evaluation_example_stores_the_judges_verdict() {
+    let mut server = Server::start("background_output_evaluation");
+    let lines = server.stdout.snapshot();
+    assert!(lines.iter().any(|l| l.starts_with("Model: offline")), "{}", server.report());
+    assert!(lines.iter().any(|l| l.starts_with("Judge: offline")), "{}", server.report());
+
+    // A run over HTTP, answered before the evaluation runs.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let (status, body) = runtime.block_on(async {
+        // reqwest shares agno's TLS build, which needs a process-wide crypto provider.
+        agno::models::openai::install_tls_provider();
+        let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("client");
+        let response = client
+            .post(format!("http://127.0.0.1:{}/agents/evaluated-agent/runs", server.port))
+            .form(&[("message", "What is the capital of France?"), ("stream", "false")])
+            .send()
+            .await
+            .expect("send the run request");
+        (response.status().as_u16(), response.text().await.expect("response body"))
+    });
+    assert_eq!(status, 200, "{body}\n{}", server.report());
+    let run: serde_json::Value = serde_json::from_str(&body).expect("JSON run");
+    assert_eq!(run["status"], "COMPLETED", "{body}");
+    let run_id = run["run_id"].as_str().expect("run_id").to_owned();
+
+    // SIGTERM at once: shutdown waits for the background evaluation.
+    server.terminate();
+    let status = server.wait_exit();
+    assert!(status.success(), "exit status {status}\n{}", server.report());
+
+    let db = rusqlite::Connection::open(server.dir.path().join("tmp/agent.db")).expect("open tmp/agent.db");
+    let rows: Vec<EvalRow> = db
+        .prepare("SELECT eval_type, name, agent_id, model_id, model_provider, eval_data FROM agno_eval_runs")
+        .and_then(|mut stmt| {
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+                .collect::<Result<_, _>>()
+        })
+        .expect("read agno_eval_runs");
+    assert_eq!(rows.len(), 1, "one evaluation for one run\n{}", server.report());
+    let (eval_type, name, agent_id, model_id, model_provider, eval_data) = &rows[0];
+    assert_eq!(eval_type, "agent_as_judge");
+    assert_eq!(name.as_deref(), Some("Response Quality Check"));
+    assert_eq!(agent_id.as_deref(), Some("evaluated-agent"));
+    assert_eq!((model_id.as_deref(), model_provider.as_deref()), (Some("offline"), Some("Offline")));
+    let data: serde_json::Value = serde_json::from_str(eval_data).expect("eval_data is JSON");
+    assert_eq!(data["passed"], true, "{data}");
+    assert_eq!(data["score"], 10, "{data}");
+    assert_eq!(data["threshold"], 7, "{data}");
+    assert_eq!(data["scoring_strategy"], "numeric", "{data}");
+    assert!(data["reason"].as_str().is_some_and(|r| r.starts_with("Offline judge:")), "{data}");
+    assert_eq!(data["input"], "What is the capital of France?", "{data}");
+    assert_eq!(data["output"], "You said: \"What is the capital of France?\"", "{data}");
+    assert_eq!(data["evaluated_run_id"], run_id.as_str(), "{data}");
+    assert!(server.report().contains("evaluation passed"), "the verdict is logged\n{}", server.report());
 }

@@ -26,6 +26,7 @@ pub mod agent;
 pub mod checks;
 pub mod db;
 pub mod error;
+pub mod eval;
 pub mod guardrails;
 pub mod hooks;
 pub mod ids;

@@ -27,6 +27,8 @@ impl Server {
             .await
             .unwrap()
         });
+        // reqwest shares agno's TLS build, which needs a process-wide crypto provider.
+        agno::models::openai::install_tls_provider();
         Self { base, stop: Some(stop), done, client: reqwest::Client::new() }
     }
 

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-use super::{Db, DbError, SessionQuery, may_write};
+use super::{Db, DbError, EvalRun, EvalRunQuery, SessionQuery, may_write};
 use crate::run::RunOutput;
 use crate::session::Session;
 
@@ -18,6 +18,8 @@ struct State {
     sessions: HashMap<String, Session>,
     runs: HashMap<String, RunOutput>,
     order: HashMap<String, Vec<String>>,
+    /// Evaluations in the order they were first saved.
+    eval_runs: Vec<EvalRun>,
 }
 
 impl InMemoryDb {
@@ -105,5 +107,36 @@ impl Db for InMemoryDb {
             state.order.entry(session.session_id.clone()).or_default().push(run.run_id.clone());
         }
         Ok(())
+    }
+
+    fn save_eval_run(&self, eval_run: &EvalRun) -> Result<(), DbError> {
+        let mut state = self.state();
+        match state.eval_runs.iter_mut().find(|e| e.run_id == eval_run.run_id) {
+            Some(existing) => *existing = eval_run.clone(),
+            None => state.eval_runs.push(eval_run.clone()),
+        }
+        Ok(())
+    }
+
+    fn get_eval_run(&self, run_id: &str) -> Result<Option<EvalRun>, DbError> {
+        Ok(self.state().eval_runs.iter().find(|e| e.run_id == run_id).cloned())
+    }
+
+    fn get_eval_runs(&self, query: &EvalRunQuery) -> Result<Vec<EvalRun>, DbError> {
+        let state = self.state();
+        // Newest first: by creation time, then the later saved first.
+        let mut found: Vec<EvalRun> = state
+            .eval_runs
+            .iter()
+            .rev()
+            .filter(|e| query.agent_id.is_none() || e.agent_id == query.agent_id)
+            .filter(|e| query.eval_type.as_ref().is_none_or(|t| &e.eval_type == t))
+            .cloned()
+            .collect();
+        found.sort_by_key(|e| std::cmp::Reverse(e.created_at));
+        if let Some(limit) = query.limit {
+            found.truncate(limit);
+        }
+        Ok(found)
     }
 }

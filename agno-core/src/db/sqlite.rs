@@ -1,5 +1,5 @@
-//! [`SqliteDb`]: sessions and runs in a SQLite file, laid out as agno lays out its
-//! `agno_sessions` and `agno_runs` tables.
+//! [`SqliteDb`]: sessions, runs and evaluations in a SQLite file, laid out as agno lays out its
+//! `agno_sessions`, `agno_runs` and `agno_eval_runs` tables.
 //!
 //! One connection per value, behind a mutex; several values (or processes) may share a file: the
 //! database runs in WAL mode with a busy timeout, and every write is one `IMMEDIATE` transaction.
@@ -12,7 +12,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Row, TransactionBehavior, params};
 use serde_json::Value;
 
-use super::{Db, DbError, SessionQuery};
+use super::{Db, DbError, EvalRun, EvalRunQuery, SessionQuery};
 use crate::run::RunOutput;
 use crate::session::{Session, SessionType};
 
@@ -56,7 +56,47 @@ CREATE TABLE IF NOT EXISTS agno_runs (
     updated_at    INTEGER
 );
 CREATE INDEX IF NOT EXISTS idx_agno_runs_session_index ON agno_runs (session_id, run_index);
+
+CREATE TABLE IF NOT EXISTS agno_eval_runs (
+    run_id                   TEXT PRIMARY KEY,
+    eval_type                TEXT NOT NULL,
+    eval_data                TEXT NOT NULL,
+    eval_input               TEXT,
+    name                     TEXT,
+    agent_id                 TEXT,
+    team_id                  TEXT,
+    workflow_id              TEXT,
+    model_id                 TEXT,
+    model_provider           TEXT,
+    evaluated_component_name TEXT,
+    created_at               INTEGER NOT NULL,
+    updated_at               INTEGER
+);
+CREATE INDEX IF NOT EXISTS idx_agno_eval_runs_agent_id ON agno_eval_runs (agent_id, created_at);
 ";
+
+/// The evaluation columns read back, in this order, by [`decode_eval_run`].
+const EVAL_COLUMNS: &str = "run_id, eval_type, eval_data, eval_input, name, agent_id, team_id, workflow_id, model_id, \
+                            model_provider, evaluated_component_name, created_at, updated_at";
+
+/// Inserts an evaluation or replaces the stored one (its `created_at` is kept).
+const UPSERT_EVAL_RUN: &str = "
+INSERT INTO agno_eval_runs
+    (run_id, eval_type, eval_data, eval_input, name, agent_id, team_id, workflow_id, model_id, model_provider,
+     evaluated_component_name, created_at, updated_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+ON CONFLICT (run_id) DO UPDATE SET
+    eval_type                = excluded.eval_type,
+    eval_data                = excluded.eval_data,
+    eval_input               = excluded.eval_input,
+    name                     = excluded.name,
+    agent_id                 = excluded.agent_id,
+    team_id                  = excluded.team_id,
+    workflow_id              = excluded.workflow_id,
+    model_id                 = excluded.model_id,
+    model_provider           = excluded.model_provider,
+    evaluated_component_name = excluded.evaluated_component_name,
+    updated_at               = excluded.updated_at";
 
 /// The session columns read back, in this order, by [`decode_session`].
 const SESSION_COLUMNS: &str = "session_id, session_type, agent_id, user_id, session_data, agent_data, metadata, \
@@ -234,6 +274,34 @@ fn decode_run(row: &Row<'_>) -> Result<RunOutput, DbError> {
     })
 }
 
+/// An evaluation from a row selected with [`EVAL_COLUMNS`].
+fn decode_eval_run(row: &Row<'_>) -> Result<EvalRun, DbError> {
+    let run_id = text(row, 0, &|| "agno_eval_runs: run_id".to_owned())?;
+    let what = |column: &str| {
+        let run_id = run_id.clone();
+        let column = column.to_owned();
+        move || format!("agno_eval_runs `{run_id}`: {column}")
+    };
+    let created_at = opt_int(row, 11, &what("created_at"))?
+        .ok_or_else(|| DbError::Corrupt(format!("agno_eval_runs `{run_id}`: created_at is NULL")))?;
+    Ok(EvalRun {
+        eval_type: text(row, 1, &what("eval_type"))?,
+        eval_data: opt_json(row, 2, &what("eval_data"))?
+            .ok_or_else(|| DbError::Corrupt(format!("agno_eval_runs `{run_id}`: eval_data is NULL")))?,
+        eval_input: opt_json(row, 3, &what("eval_input"))?,
+        name: opt_text(row, 4, &what("name"))?,
+        agent_id: opt_text(row, 5, &what("agent_id"))?,
+        team_id: opt_text(row, 6, &what("team_id"))?,
+        workflow_id: opt_text(row, 7, &what("workflow_id"))?,
+        model_id: opt_text(row, 8, &what("model_id"))?,
+        model_provider: opt_text(row, 9, &what("model_provider"))?,
+        evaluated_component_name: opt_text(row, 10, &what("evaluated_component_name"))?,
+        updated_at: opt_int(row, 12, &what("updated_at"))?.unwrap_or(created_at),
+        created_at,
+        run_id,
+    })
+}
+
 /// The runs of a session, by `run_index`.
 fn runs_of(conn: &Connection, session_id: &str) -> Result<Vec<RunOutput>, DbError> {
     let mut stmt =
@@ -369,6 +437,55 @@ impl Db for SqliteDb {
         ])?;
         tx.commit()?;
         Ok(())
+    }
+
+    fn save_eval_run(&self, eval_run: &EvalRun) -> Result<(), DbError> {
+        let eval_data = serde_json::to_string(&eval_run.eval_data)?;
+        let eval_input = json_text(eval_run.eval_input.as_ref())?;
+        let conn = self.conn();
+        conn.prepare_cached(UPSERT_EVAL_RUN)?.execute(params![
+            eval_run.run_id,
+            eval_run.eval_type,
+            eval_data,
+            eval_input,
+            eval_run.name,
+            eval_run.agent_id,
+            eval_run.team_id,
+            eval_run.workflow_id,
+            eval_run.model_id,
+            eval_run.model_provider,
+            eval_run.evaluated_component_name,
+            eval_run.created_at,
+            eval_run.updated_at,
+        ])?;
+        Ok(())
+    }
+
+    fn get_eval_run(&self, run_id: &str) -> Result<Option<EvalRun>, DbError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!("SELECT {EVAL_COLUMNS} FROM agno_eval_runs WHERE run_id = ?1"))?;
+        let mut rows = stmt.query([run_id])?;
+        match rows.next()? {
+            Some(row) => decode_eval_run(row).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn get_eval_runs(&self, query: &EvalRunQuery) -> Result<Vec<EvalRun>, DbError> {
+        let conn = self.conn();
+        let limit = query.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {EVAL_COLUMNS} FROM agno_eval_runs
+             WHERE (?1 IS NULL OR agent_id = ?1) AND (?2 IS NULL OR eval_type = ?2)
+             ORDER BY created_at DESC, rowid DESC
+             LIMIT ?3"
+        ))?;
+        let mut rows = stmt.query(params![query.agent_id, query.eval_type, limit])?;
+        let mut found = Vec::new();
+        while let Some(row) = rows.next()? {
+            found.push(decode_eval_run(row)?);
+        }
+        Ok(found)
     }
 }
 
@@ -801,5 +918,32 @@ mod tests {
             Err(DbError::Corrupt(msg)) => assert!(msg.contains("agno_sessions `odd`: metadata"), "{msg}"),
             other => panic!("expected a corrupt-row error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn eval_runs_round_trip_filter_and_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::new(dir.path().join("agno.db")).unwrap();
+        assert_eq!(
+            columns(&raw(&db), "agno_eval_runs"),
+            [
+                "run_id",
+                "eval_type",
+                "eval_data",
+                "eval_input",
+                "name",
+                "agent_id",
+                "team_id",
+                "workflow_id",
+                "model_id",
+                "model_provider",
+                "evaluated_component_name",
+                "created_at",
+                "updated_at"
+            ]
+        );
+        crate::db::tests::eval_runs_contract(&db);
+        raw(&db).execute("UPDATE agno_eval_runs SET eval_data = '{oops' WHERE run_id = 'e1'", []).unwrap();
+        assert!(matches!(db.get_eval_run("e1"), Err(DbError::Corrupt(_))));
     }
 }

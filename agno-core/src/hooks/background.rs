@@ -60,7 +60,7 @@ pub(crate) struct RunSnapshot<'a> {
 impl BackgroundHook {
     /// Copies what `hook` asks for out of a finished run.
     pub(crate) fn new(hook: SharedHook, stage: HookStage, position: usize, run: &RunSnapshot<'_>) -> Self {
-        let params = hook.params();
+        let params = hook.params_at(stage);
         let run_input =
             if stage == HookStage::Pre && params.needs_input() { run.run_output.input.clone() } else { None };
         let run_output = (stage == HookStage::Post && params.needs_output()).then(|| run.run_output.clone());

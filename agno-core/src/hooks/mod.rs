@@ -200,6 +200,13 @@ pub trait Hook: Send + Sync + 'static {
     /// What the hook receives. A pre-hook must not ask for `run_output`, a post-hook not for
     /// `run_input`: `Agent::builder().build()` rejects that.
     fn params(&self) -> HookParams;
+    /// What the hook receives at `stage` (default: [`params`](Self::params) at both). A hook meant
+    /// for one stage can ask for nothing at the other and fail there at run time, as
+    /// [`AgentAsJudgeEval`](crate::eval::AgentAsJudgeEval) does as a pre-hook.
+    fn params_at(&self, stage: HookStage) -> HookParams {
+        let _ = stage;
+        self.params()
+    }
     /// Whether to run after the response when served by AgentOS (inline otherwise).
     fn run_in_background(&self) -> bool {
         false

@@ -1,7 +1,11 @@
-//! Models: the [`Model`] trait every provider implements, the messages sent to it, and the
-//! offline default, [`OfflineModel`].
+//! Models: the [`Model`] trait every provider implements, the messages sent to it, the offline
+//! default, [`OfflineModel`], and the OpenAI models in [`openai`].
+//!
+//! [`default_model`] picks one without a code change: OpenAI when `OPENAI_API_KEY` is set, the
+//! offline model otherwise.
 
 mod offline;
+pub mod openai;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,7 +14,36 @@ use std::sync::Arc;
 use futures_core::Stream;
 use serde::{Deserialize, Serialize};
 
-pub use offline::OfflineModel;
+pub use offline::{BINARY_VERDICT_INSTRUCTION, NUMERIC_VERDICT_INSTRUCTION, OfflineModel};
+pub use openai::{OpenAIChat, OpenAIResponses};
+
+/// The OpenAI model [`default_model`] picks when `OPENAI_API_KEY` is set (the seeds' choice).
+pub const DEFAULT_OPENAI_MODEL: &str = "gpt-5.2";
+
+/// The model to use when the program does not name one: [`OpenAIResponses`] with
+/// [`DEFAULT_OPENAI_MODEL`] when `OPENAI_API_KEY` is set (and not empty), the [`OfflineModel`]
+/// otherwise. The choice is logged at `info` level; [`describe`] words it for a start-up line.
+///
+/// ```
+/// let model = agno_core::models::default_model();
+/// println!("Model: {}", agno_core::models::describe(&*model));
+/// ```
+pub fn default_model() -> Arc<dyn Model> {
+    let key_set = std::env::var("OPENAI_API_KEY").is_ok_and(|k| !k.trim().is_empty());
+    let model: Arc<dyn Model> =
+        if key_set { Arc::new(OpenAIResponses::new(DEFAULT_OPENAI_MODEL)) } else { Arc::new(OfflineModel::new()) };
+    tracing::info!(model = model.id(), provider = model.provider(), "default model: {}", describe(&*model));
+    model
+}
+
+/// One line saying which model answers: `offline (Offline): no network, no key` or
+/// `gpt-5.2 (OpenAI) at https://api.openai.com/v1`.
+pub fn describe(model: &dyn Model) -> String {
+    match model.endpoint() {
+        Some(url) => format!("{} ({}) at {url}", model.id(), model.provider()),
+        None => format!("{} ({}): no network, no key", model.id(), model.provider()),
+    }
+}
 
 /// A boxed, sendable future (what [`Model`] and async hooks return).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -134,6 +167,10 @@ pub trait Model: Send + Sync + 'static {
     fn invoke<'a>(&'a self, request: &'a ModelRequest) -> BoxFuture<'a, Result<ModelResponse, ModelError>>;
     /// Sends the request and streams the answer.
     fn invoke_stream<'a>(&'a self, request: &'a ModelRequest) -> BoxStream<'a, Result<ModelChunk, ModelError>>;
+    /// The address requests go to, for models that use the network (default: none).
+    fn endpoint(&self) -> Option<&str> {
+        None
+    }
 }
 
 impl<M: Model + ?Sized> Model for Arc<M> {
@@ -148,5 +185,8 @@ impl<M: Model + ?Sized> Model for Arc<M> {
     }
     fn invoke_stream<'a>(&'a self, request: &'a ModelRequest) -> BoxStream<'a, Result<ModelChunk, ModelError>> {
         (**self).invoke_stream(request)
+    }
+    fn endpoint(&self) -> Option<&str> {
+        (**self).endpoint()
     }
 }

@@ -158,7 +158,7 @@ impl From<Workflow> for Runner {
 pub(crate) fn check_hooks(kind: RunnerKind, pre: &[SharedHook], post: &[SharedHook], problems: &mut Vec<String>) {
     for (stage, hooks) in [(HookStage::Pre, pre), (HookStage::Post, post)] {
         for (i, hook) in hooks.iter().enumerate() {
-            let params = hook.params();
+            let params = hook.params_at(stage);
             let (position, name) = (i + 1, hook.name());
             match stage {
                 HookStage::Pre if params.needs_output() => problems.push(format!(
