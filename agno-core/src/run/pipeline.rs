@@ -5,7 +5,7 @@
 //! 2. the pre-hooks, in list order, on `&mut RunInput` (`run_hooks`);
 //! 3. the answer (`respond`): an agent calls its model (streamed when the caller streams)
 //!    (`call_model`); a team runs its members and its leader ([`crate::team`]); a workflow runs
-//!    its steps ([`crate::workflow`]). Members and steps are child runs ([`Children`]) that go
+//!    its steps ([`crate::workflow`]). Members and steps are child runs (`Children`) that go
 //!    through these same steps, in the parent's session;
 //! 4. the post-hooks, in list order, on `&mut RunOutput`;
 //! 5. the final status, `RunCompleted` or `RunError`, and the store ([`Db::save_run`]): the child
