@@ -3,13 +3,11 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::hooks::{HookParams, IntoHook, SharedHook};
+use crate::hooks::SharedHook;
 use crate::models::{Model, OfflineModel};
-use crate::run::runner::{Common, RunnerKind, check_hooks};
+use crate::run::runner::{Base, RunnerKind, Settings, base_accessors, settings_methods};
 use crate::run::{RunBuilder, RunInput, Runner};
-use crate::tasks::{TaskBackend, default_backend};
 
 /// The line agno adds to the system message when `markdown` is on.
 pub const MARKDOWN_INSTRUCTION: &str = "Use markdown to format your answers.";
@@ -34,30 +32,22 @@ pub struct Agent {
 
 #[derive(Clone)]
 struct AgentInner {
-    id: String,
-    name: Option<String>,
+    base: Base,
     model: Arc<dyn Model>,
     instructions: Vec<String>,
     markdown: bool,
     system_message: Option<String>,
-    db: Option<Arc<dyn Db>>,
-    pre_hooks: Vec<SharedHook>,
-    post_hooks: Vec<SharedHook>,
-    debug_mode: bool,
-    store_events: bool,
-    tasks_backend: Option<Arc<dyn TaskBackend>>,
-    needs_tasks: bool,
 }
 
 impl fmt::Debug for Agent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names = |hooks: &[SharedHook]| hooks.iter().map(|h| h.name().to_owned()).collect::<Vec<_>>();
         f.debug_struct("Agent")
-            .field("id", &self.inner.id)
-            .field("name", &self.inner.name)
+            .field("id", &self.inner.base.id)
+            .field("name", &self.inner.base.name)
             .field("model", &self.inner.model.id())
-            .field("pre_hooks", &names(&self.inner.pre_hooks))
-            .field("post_hooks", &names(&self.inner.post_hooks))
+            .field("pre_hooks", &names(&self.inner.base.pre_hooks))
+            .field("post_hooks", &names(&self.inner.base.post_hooks))
             .finish_non_exhaustive()
     }
 }
@@ -68,15 +58,7 @@ impl Agent {
         AgentBuilder::default()
     }
 
-    /// The agent's id (from the builder, or derived from the name as agno does).
-    pub fn id(&self) -> &str {
-        &self.inner.id
-    }
-
-    /// The agent's name.
-    pub fn name(&self) -> Option<&str> {
-        self.inner.name.as_deref()
-    }
+    base_accessors!("agent");
 
     /// The model.
     pub fn model(&self) -> &dyn Model {
@@ -98,59 +80,6 @@ impl Agent {
         self.inner.system_message.as_deref()
     }
 
-    /// The storage, if any.
-    pub fn db(&self) -> Option<&Arc<dyn Db>> {
-        self.inner.db.as_ref()
-    }
-
-    /// The pre-hooks, in the order they run.
-    pub fn pre_hooks(&self) -> &[SharedHook] {
-        &self.inner.pre_hooks
-    }
-
-    /// The post-hooks, in the order they run.
-    pub fn post_hooks(&self) -> &[SharedHook] {
-        &self.inner.post_hooks
-    }
-
-    /// The default debug flag handed to hooks.
-    pub fn debug_mode(&self) -> bool {
-        self.inner.debug_mode
-    }
-
-    /// Whether streamed runs store their events (all but `RunContent`).
-    pub fn store_events(&self) -> bool {
-        self.inner.store_events
-    }
-
-    /// The backend `tasks` hook parameters use ([`default_backend`] unless set).
-    pub fn tasks_backend(&self) -> Arc<dyn TaskBackend> {
-        self.inner.tasks_backend.clone().unwrap_or_else(default_backend)
-    }
-
-    /// Whether a hook of this agent takes `tasks`.
-    pub(crate) fn common(&self) -> Common<'_> {
-        let inner = &*self.inner;
-        Common {
-            id: &inner.id,
-            name: inner.name.as_deref(),
-            db: inner.db.as_ref(),
-            pre_hooks: &inner.pre_hooks,
-            post_hooks: &inner.post_hooks,
-            debug_mode: inner.debug_mode,
-            store_events: inner.store_events,
-            needs_tasks: inner.needs_tasks,
-            tasks_backend: inner.tasks_backend.as_ref(),
-        }
-    }
-
-    /// The same agent with this storage (AgentOS gives its database to agents that have none).
-    pub fn with_db(&self, db: Arc<dyn Db>) -> Agent {
-        let mut inner = (*self.inner).clone();
-        inner.db = Some(db);
-        Agent { inner: Arc::new(inner) }
-    }
-
     /// Starts a run. Await the result for the [`RunOutput`](crate::run::RunOutput), or call
     /// `.stream()` for the events; set `.session_id(..)`, `.user_id(..)`, `.metadata(..)` first.
     pub fn run(&self, input: impl Into<RunInput>) -> RunBuilder {
@@ -162,31 +91,14 @@ impl Agent {
 #[derive(Default)]
 #[must_use = "call .build() to get the agent"]
 pub struct AgentBuilder {
-    id: Option<String>,
-    name: Option<String>,
+    settings: Settings,
     model: Option<Arc<dyn Model>>,
     instructions: Vec<String>,
     markdown: bool,
-    db: Option<Arc<dyn Db>>,
-    pre_hooks: Vec<SharedHook>,
-    post_hooks: Vec<SharedHook>,
-    debug_mode: bool,
-    store_events: bool,
-    tasks_backend: Option<Arc<dyn TaskBackend>>,
 }
 
 impl AgentBuilder {
-    /// Sets the id (default: derived from the name).
-    pub fn id(mut self, id: impl Into<String>) -> Self {
-        self.id = Some(id.into());
-        self
-    }
-
-    /// Sets the name.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
+    settings_methods!("agent");
 
     /// Sets the model (default: [`OfflineModel`]).
     pub fn model(mut self, model: impl Model) -> Self {
@@ -207,90 +119,24 @@ impl AgentBuilder {
         self
     }
 
-    /// Sets the storage; every run is stored at its end.
-    pub fn db(mut self, db: impl Db) -> Self {
-        self.db = Some(Arc::new(db));
-        self
-    }
-
-    /// Appends a pre-hook.
-    pub fn pre_hook(mut self, hook: impl IntoHook) -> Self {
-        self.pre_hooks.push(hook.into_hook());
-        self
-    }
-
-    /// Appends several pre-hooks (see [`hooks!`](crate::hooks!)).
-    pub fn pre_hooks(mut self, hooks: impl IntoIterator<Item = SharedHook>) -> Self {
-        self.pre_hooks.extend(hooks);
-        self
-    }
-
-    /// Appends a post-hook.
-    pub fn post_hook(mut self, hook: impl IntoHook) -> Self {
-        self.post_hooks.push(hook.into_hook());
-        self
-    }
-
-    /// Appends several post-hooks (see [`hooks!`](crate::hooks!)).
-    pub fn post_hooks(mut self, hooks: impl IntoIterator<Item = SharedHook>) -> Self {
-        self.post_hooks.extend(hooks);
-        self
-    }
-
-    /// Sets the debug flag hooks receive by default.
-    pub fn debug_mode(mut self, debug_mode: bool) -> Self {
-        self.debug_mode = debug_mode;
-        self
-    }
-
-    /// Stores the events of streamed runs (all but `RunContent`), as AgentOS does.
-    pub fn store_events(mut self, store_events: bool) -> Self {
-        self.store_events = store_events;
-        self
-    }
-
-    /// Sets the backend behind hooks' `tasks` parameter (default: one in-process backend shared
-    /// by the whole program).
-    pub fn tasks_backend(mut self, backend: Arc<dyn TaskBackend>) -> Self {
-        self.tasks_backend = Some(backend);
-        self
-    }
-
     /// Checks the configuration and builds the agent.
     ///
     /// Errors (all reported at once): an empty id, a pre-hook that asks for `run_output` (it
     /// does not exist yet), a post-hook that asks for `run_input` (read `run_output.input`).
     pub fn build(self) -> Result<Agent> {
         let mut problems = Vec::new();
-        let id = match (self.id, self.name.as_deref()) {
-            (Some(id), _) => id,
-            (None, Some(name)) => id_from_name(name),
-            (None, None) => crate::ids::new_id(),
-        };
-        if id.trim().is_empty() {
-            problems.push("the agent id is empty; set .id(..) or a non-empty .name(..)".to_owned());
-        }
-        check_hooks(RunnerKind::Agent, &self.pre_hooks, &self.post_hooks, &mut problems);
+        let base = self.settings.check(RunnerKind::Agent, &mut problems);
         if !problems.is_empty() {
-            return Err(Error::Config(format!("agent `{id}`: {}", problems.join("; "))));
+            return Err(Error::Config(format!("agent `{}`: {}", base.id, problems.join("; "))));
         }
         let system_message = system_message(&self.instructions, self.markdown);
-        let needs_tasks = self.pre_hooks.iter().chain(&self.post_hooks).any(|h| h.params().contains(HookParams::TASKS));
         Ok(Agent {
             inner: Arc::new(AgentInner {
-                id,
-                name: self.name,
+                base,
                 model: self.model.unwrap_or_else(|| Arc::new(OfflineModel::new())),
                 instructions: self.instructions,
                 markdown: self.markdown,
                 system_message,
-                db: self.db,
-                pre_hooks: self.pre_hooks,
-                post_hooks: self.post_hooks,
-                debug_mode: self.debug_mode,
-                store_events: self.store_events,
-                tasks_backend: self.tasks_backend,
-                needs_tasks,
             }),
         })
     }

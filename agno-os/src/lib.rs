@@ -266,42 +266,11 @@ impl AgentOSBuilder {
         if self.agents.is_empty() && self.teams.is_empty() && self.workflows.is_empty() && self.db.is_none() {
             return Err(OsError::Config("give AgentOS at least one agent, team or workflow, or a database".into()));
         }
-        let mut agents = Vec::with_capacity(self.agents.len());
-        let mut index = HashMap::new();
-        for agent in self.agents {
-            if index.insert(agent.id().to_owned(), agents.len()).is_some() {
-                return Err(OsError::Config(format!("two agents have the id `{}`", agent.id())));
-            }
-            let agent = match (agent.db(), &self.db) {
-                (None, Some(db)) => agent.with_db(Arc::clone(db)),
-                _ => agent,
-            };
-            agents.push(agent);
-        }
-        let mut teams = Vec::with_capacity(self.teams.len());
-        let mut team_index = HashMap::new();
-        for team in self.teams {
-            if team_index.insert(team.id().to_owned(), teams.len()).is_some() {
-                return Err(OsError::Config(format!("two teams have the id `{}`", team.id())));
-            }
-            let team = match (team.db(), &self.db) {
-                (None, Some(db)) => team.with_db(Arc::clone(db)),
-                _ => team,
-            };
-            teams.push(team);
-        }
-        let mut workflows = Vec::with_capacity(self.workflows.len());
-        let mut workflow_index = HashMap::new();
-        for workflow in self.workflows {
-            if workflow_index.insert(workflow.id().to_owned(), workflows.len()).is_some() {
-                return Err(OsError::Config(format!("two workflows have the id `{}`", workflow.id())));
-            }
-            let workflow = match (workflow.db(), &self.db) {
-                (None, Some(db)) => workflow.with_db(Arc::clone(db)),
-                _ => workflow,
-            };
-            workflows.push(workflow);
-        }
+        let db = self.db.as_ref();
+        let (agents, index) = register(self.agents, "agents", db, Agent::id, |a| a.db().is_some(), Agent::with_db)?;
+        let (teams, team_index) = register(self.teams, "teams", db, Team::id, |t| t.db().is_some(), Team::with_db)?;
+        let (workflows, workflow_index) =
+            register(self.workflows, "workflows", db, Workflow::id, |w| w.db().is_some(), Workflow::with_db)?;
         let db = self.db.clone().or_else(|| {
             agents
                 .iter()
@@ -406,6 +375,30 @@ impl AgentOS {
     pub fn workflows(&self) -> &[Workflow] {
         &self.state.workflows
     }
+}
+
+/// Indexes agents, teams or workflows by id (two with one id are an error) and gives `db` to
+/// those without storage.
+fn register<T>(
+    items: Vec<T>,
+    what: &str,
+    db: Option<&Arc<dyn Db>>,
+    id: fn(&T) -> &str,
+    has_db: fn(&T) -> bool,
+    with_db: fn(&T, Arc<dyn Db>) -> T,
+) -> Result<(Vec<T>, HashMap<String, usize>), OsError> {
+    let mut kept = Vec::with_capacity(items.len());
+    let mut index = HashMap::new();
+    for item in items {
+        if index.insert(id(&item).to_owned(), kept.len()).is_some() {
+            return Err(OsError::Config(format!("two {what} have the id `{}`", id(&item))));
+        }
+        kept.push(match db {
+            Some(db) if !has_db(&item) => with_db(&item, Arc::clone(db)),
+            _ => item,
+        });
+    }
+    Ok((kept, index))
 }
 
 /// Binds with a backlog of 2048 (uvicorn's), so bursts of new connections are not dropped.

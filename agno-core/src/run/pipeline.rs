@@ -25,7 +25,7 @@ use std::time::Instant;
 use serde_json::{Map, Value, json};
 use tracing::Instrument;
 
-use super::runner::Common;
+use super::runner::Base;
 use super::stream::{EventSink, RunStream};
 use super::{
     RunContext, RunEvent, RunEventKind, RunInput, RunMetrics, RunOutput, RunStatus, Runner, RunnerKind, now_unix,
@@ -600,7 +600,7 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>) -> Result<Finished
         background: mode,
         parent,
     } = run;
-    let common: Common<'_> = runner.common();
+    let common: &Base = runner.base();
     let run_id = run_id.unwrap_or_else(crate::ids::new_id);
     tracing::Span::current().record("run_id", run_id.as_str());
     let session_id = session_id.filter(|s| !s.is_empty()).unwrap_or_else(crate::ids::new_id);
@@ -619,7 +619,7 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>) -> Result<Finished
         Some(model) => (Some(model.id().to_owned()), Some(model.provider().to_owned())),
         None => (None, None),
     };
-    let (kind, id, name) = (runner.kind(), common.id.to_owned(), common.name.map(str::to_owned));
+    let (kind, id, name) = (runner.kind(), common.id.clone(), common.name.clone());
     let owned = |k: RunnerKind| (kind == k).then(|| id.clone());
     let named = |k: RunnerKind| if kind == k { name.clone() } else { None };
     let mut output = RunOutput {
@@ -676,7 +676,7 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>) -> Result<Finished
     });
 
     let tasks = common.needs_tasks.then(|| {
-        let backend = common.tasks_backend.cloned().unwrap_or_else(default_backend);
+        let backend = common.tasks_backend.clone().unwrap_or_else(default_backend);
         Tasks::new(backend, run_context.session_id.as_str())
     });
     let mut background = Vec::new();
@@ -701,13 +701,13 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>) -> Result<Finished
         emitter: &mut emitter,
         background: &mut background,
     };
-    let pre = run_hooks(HookStage::Pre, common.pre_hooks, &mut phase, Some(&mut input), None).await;
+    let pre = run_hooks(HookStage::Pre, &common.pre_hooks, &mut phase, Some(&mut input), None).await;
     output.input = Some(input);
     let outcome = match pre {
         Err(stop) => Err(stop),
         Ok(()) => match respond(&runner, &mut output, phase.emitter, &mut children).await {
             Err(stop) => Err(stop),
-            Ok(()) => run_hooks(HookStage::Post, common.post_hooks, &mut phase, None, Some(&mut output)).await,
+            Ok(()) => run_hooks(HookStage::Post, &common.post_hooks, &mut phase, None, Some(&mut output)).await,
         },
     };
     let Children { stored: child_runs, jobs: child_jobs, .. } = children;
@@ -740,7 +740,7 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>) -> Result<Finished
     };
     output.events = emitter.stored.take();
     // The session row, for a top-level run that stores.
-    let row = match (&parent, common.db) {
+    let row = match (&parent, &common.db) {
         (None, Some(_)) => Some(session_row(&runner, &session, &run_context)),
         _ => None,
     };
@@ -776,7 +776,7 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>) -> Result<Finished
         return Ok(Finished { output, stop, jobs, children: child_runs });
     }
 
-    let saved = match (common.db, &row) {
+    let saved = match (&common.db, &row) {
         (Some(db), Some(row)) => {
             child_runs.iter().try_for_each(|child| db.save_run(row, child)).and_then(|()| db.save_run(row, &output))
         }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::agent::Agent;
+use crate::agent::{Agent, id_from_name};
 use crate::db::Db;
 use crate::hooks::{HookParams, HookStage, SharedHook};
 use crate::models::Model;
@@ -64,18 +64,187 @@ impl RunnerKind {
     }
 }
 
-/// The settings every runner has, borrowed from it.
-pub(crate) struct Common<'a> {
-    pub id: &'a str,
-    pub name: Option<&'a str>,
-    pub db: Option<&'a Arc<dyn Db>>,
-    pub pre_hooks: &'a [SharedHook],
-    pub post_hooks: &'a [SharedHook],
-    pub debug_mode: bool,
-    pub store_events: bool,
-    pub needs_tasks: bool,
-    pub tasks_backend: Option<&'a Arc<dyn TaskBackend>>,
+/// The settings every runner has, as its builder collects them.
+#[derive(Default)]
+pub(crate) struct Settings {
+    pub(crate) id: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) db: Option<Arc<dyn Db>>,
+    pub(crate) pre_hooks: Vec<SharedHook>,
+    pub(crate) post_hooks: Vec<SharedHook>,
+    pub(crate) debug_mode: bool,
+    pub(crate) store_events: bool,
+    pub(crate) tasks_backend: Option<Arc<dyn TaskBackend>>,
 }
+
+/// The settings every runner has, checked: what the pipeline reads of any runner.
+#[derive(Clone)]
+pub(crate) struct Base {
+    pub(crate) id: String,
+    pub(crate) name: Option<String>,
+    pub(crate) db: Option<Arc<dyn Db>>,
+    pub(crate) pre_hooks: Vec<SharedHook>,
+    pub(crate) post_hooks: Vec<SharedHook>,
+    pub(crate) debug_mode: bool,
+    pub(crate) store_events: bool,
+    pub(crate) tasks_backend: Option<Arc<dyn TaskBackend>>,
+    /// Whether a hook takes `tasks`.
+    pub(crate) needs_tasks: bool,
+}
+
+impl Settings {
+    /// Resolves the id (given, from the name as agno derives it, or new) and checks the hooks;
+    /// every problem goes to `problems`.
+    pub(crate) fn check(self, kind: RunnerKind, problems: &mut Vec<String>) -> Base {
+        let id = match (self.id, self.name.as_deref()) {
+            (Some(id), _) => id,
+            (None, Some(name)) => id_from_name(name),
+            (None, None) => crate::ids::new_id(),
+        };
+        if id.trim().is_empty() {
+            problems.push(format!("the {} id is empty; set .id(..) or a non-empty .name(..)", kind.as_str()));
+        }
+        check_hooks(kind, &self.pre_hooks, &self.post_hooks, problems);
+        let needs_tasks = self.pre_hooks.iter().chain(&self.post_hooks).any(|h| h.params().contains(HookParams::TASKS));
+        Base {
+            id,
+            name: self.name,
+            db: self.db,
+            pre_hooks: self.pre_hooks,
+            post_hooks: self.post_hooks,
+            debug_mode: self.debug_mode,
+            store_events: self.store_events,
+            tasks_backend: self.tasks_backend,
+            needs_tasks,
+        }
+    }
+}
+
+/// The builder methods of the settings every runner has, written once for `AgentBuilder`,
+/// `TeamBuilder` and `WorkflowBuilder` (each keeps them in a `settings` field).
+macro_rules! settings_methods {
+    ($what:literal) => {
+        #[doc = concat!("Sets the id (default: derived from the name as agno does: `\"My ", $what, "\"` is `my-", $what, "`).")]
+        pub fn id(mut self, id: impl Into<String>) -> Self {
+            self.settings.id = Some(id.into());
+            self
+        }
+
+        /// Sets the name.
+        pub fn name(mut self, name: impl Into<String>) -> Self {
+            self.settings.name = Some(name.into());
+            self
+        }
+
+        #[doc = concat!("Sets the storage; every run of the ", $what, " (child runs included) is stored at its end.")]
+        pub fn db(mut self, db: impl $crate::db::Db) -> Self {
+            self.settings.db = Some(::std::sync::Arc::new(db));
+            self
+        }
+
+        /// Appends a pre-hook.
+        pub fn pre_hook(mut self, hook: impl $crate::hooks::IntoHook) -> Self {
+            self.settings.pre_hooks.push(hook.into_hook());
+            self
+        }
+
+        /// Appends several pre-hooks (see [`hooks!`](crate::hooks!)).
+        pub fn pre_hooks(mut self, hooks: impl IntoIterator<Item = $crate::hooks::SharedHook>) -> Self {
+            self.settings.pre_hooks.extend(hooks);
+            self
+        }
+
+        /// Appends a post-hook.
+        pub fn post_hook(mut self, hook: impl $crate::hooks::IntoHook) -> Self {
+            self.settings.post_hooks.push(hook.into_hook());
+            self
+        }
+
+        /// Appends several post-hooks (see [`hooks!`](crate::hooks!)).
+        pub fn post_hooks(mut self, hooks: impl IntoIterator<Item = $crate::hooks::SharedHook>) -> Self {
+            self.settings.post_hooks.extend(hooks);
+            self
+        }
+
+        /// Sets the debug flag hooks receive by default.
+        pub fn debug_mode(mut self, debug_mode: bool) -> Self {
+            self.settings.debug_mode = debug_mode;
+            self
+        }
+
+        /// Stores the events of streamed runs (all but `RunContent`), as AgentOS does.
+        pub fn store_events(mut self, store_events: bool) -> Self {
+            self.settings.store_events = store_events;
+            self
+        }
+
+        /// Sets the backend behind hooks' `tasks` parameter (default: one in-process backend
+        /// shared by the whole program).
+        pub fn tasks_backend(mut self, backend: ::std::sync::Arc<dyn $crate::tasks::TaskBackend>) -> Self {
+            self.settings.tasks_backend = Some(backend);
+            self
+        }
+    };
+}
+pub(crate) use settings_methods;
+
+/// The read accessors of the settings every runner has, written once for `Agent`, `Team` and
+/// `Workflow` (each keeps them in `inner.base`).
+macro_rules! base_accessors {
+    ($what:literal) => {
+        #[doc = concat!("The ", $what, "'s id (from the builder, or derived from the name as agno does).")]
+        pub fn id(&self) -> &str {
+            &self.inner.base.id
+        }
+
+        #[doc = concat!("The ", $what, "'s name.")]
+        pub fn name(&self) -> Option<&str> {
+            self.inner.base.name.as_deref()
+        }
+
+        #[doc = concat!("Where the ", $what, "'s runs are stored, if anywhere.")]
+        pub fn db(&self) -> Option<&::std::sync::Arc<dyn $crate::db::Db>> {
+            self.inner.base.db.as_ref()
+        }
+
+        /// The pre-hooks, in the order they run.
+        pub fn pre_hooks(&self) -> &[$crate::hooks::SharedHook] {
+            &self.inner.base.pre_hooks
+        }
+
+        /// The post-hooks, in the order they run.
+        pub fn post_hooks(&self) -> &[$crate::hooks::SharedHook] {
+            &self.inner.base.post_hooks
+        }
+
+        /// The default debug flag handed to hooks.
+        pub fn debug_mode(&self) -> bool {
+            self.inner.base.debug_mode
+        }
+
+        /// Whether streamed runs store their events (all but `RunContent`).
+        pub fn store_events(&self) -> bool {
+            self.inner.base.store_events
+        }
+
+        /// The backend `tasks` hook parameters use ([`default_backend`](crate::tasks::default_backend) unless set).
+        pub fn tasks_backend(&self) -> ::std::sync::Arc<dyn $crate::tasks::TaskBackend> {
+            self.inner.base.tasks_backend.clone().unwrap_or_else($crate::tasks::default_backend)
+        }
+
+        #[doc = concat!("The same ", $what, " storing its runs in `db` (AgentOS gives its database to those that have none).")]
+        pub fn with_db(&self, db: ::std::sync::Arc<dyn $crate::db::Db>) -> Self {
+            let mut inner = (*self.inner).clone();
+            inner.base.db = Some(db);
+            Self { inner: ::std::sync::Arc::new(inner) }
+        }
+
+        pub(crate) fn base(&self) -> &$crate::run::runner::Base {
+            &self.inner.base
+        }
+    };
+}
+pub(crate) use base_accessors;
 
 impl Runner {
     /// Which kind of runner this is.
@@ -89,12 +258,12 @@ impl Runner {
 
     /// The runner's id.
     pub fn id(&self) -> &str {
-        self.common().id
+        &self.base().id
     }
 
     /// The runner's name.
     pub fn name(&self) -> Option<&str> {
-        self.common().name
+        self.base().name.as_deref()
     }
 
     /// The model that answers (the team's leader); `None` for workflows.
@@ -108,7 +277,7 @@ impl Runner {
 
     /// The runner's storage.
     pub fn db(&self) -> Option<&Arc<dyn Db>> {
-        self.common().db
+        self.base().db.as_ref()
     }
 
     /// Starts a run of this agent, team or workflow.
@@ -118,19 +287,19 @@ impl Runner {
 
     /// The pre-hooks, in order.
     pub fn pre_hooks(&self) -> &[SharedHook] {
-        self.common().pre_hooks
+        &self.base().pre_hooks
     }
 
     /// The post-hooks, in order.
     pub fn post_hooks(&self) -> &[SharedHook] {
-        self.common().post_hooks
+        &self.base().post_hooks
     }
 
-    pub(crate) fn common(&self) -> Common<'_> {
+    pub(crate) fn base(&self) -> &Base {
         match self {
-            Self::Agent(agent) => agent.common(),
-            Self::Team(team) => team.common(),
-            Self::Workflow(workflow) => workflow.common(),
+            Self::Agent(agent) => agent.base(),
+            Self::Team(team) => team.base(),
+            Self::Workflow(workflow) => workflow.base(),
         }
     }
 }

@@ -15,15 +15,12 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::agent::{Agent, id_from_name, system_message};
-use crate::db::Db;
+use crate::agent::{Agent, system_message};
 use crate::error::{Error, Result};
-use crate::hooks::{HookParams, IntoHook, SharedHook};
 use crate::models::{Model, ModelError, ModelRequest, OfflineModel, Role};
 use crate::run::pipeline::{Children, Emitter, Stop, call_model};
-use crate::run::runner::{Common, RunnerKind, check_hooks};
+use crate::run::runner::{Base, RunnerKind, Settings, base_accessors, settings_methods};
 use crate::run::{RunBuilder, RunEventKind, RunInput, RunMetrics, RunOutput, Runner};
-use crate::tasks::TaskBackend;
 
 /// How a team answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -120,28 +117,20 @@ pub struct Team {
 
 #[derive(Clone)]
 struct TeamInner {
-    id: String,
-    name: Option<String>,
+    base: Base,
     model: Arc<dyn Model>,
     instructions: Vec<String>,
     system_message: Option<String>,
     mode: TeamMode,
     members: Vec<Member>,
-    db: Option<Arc<dyn Db>>,
-    pre_hooks: Vec<SharedHook>,
-    post_hooks: Vec<SharedHook>,
-    debug_mode: bool,
-    store_events: bool,
-    tasks_backend: Option<Arc<dyn TaskBackend>>,
-    needs_tasks: bool,
 }
 
 impl fmt::Debug for Team {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let members: Vec<&str> = self.inner.members.iter().map(Member::id).collect();
         f.debug_struct("Team")
-            .field("id", &self.inner.id)
-            .field("name", &self.inner.name)
+            .field("id", &self.inner.base.id)
+            .field("name", &self.inner.base.name)
             .field("mode", &self.inner.mode)
             .field("members", &members)
             .finish_non_exhaustive()
@@ -154,15 +143,7 @@ impl Team {
         TeamBuilder::default()
     }
 
-    /// The team's id.
-    pub fn id(&self) -> &str {
-        &self.inner.id
-    }
-
-    /// The team's name.
-    pub fn name(&self) -> Option<&str> {
-        self.inner.name.as_deref()
-    }
+    base_accessors!("team");
 
     /// The leader's model.
     pub fn model(&self) -> &dyn Model {
@@ -189,38 +170,6 @@ impl Team {
         &self.inner.members
     }
 
-    /// Where the team's runs (and its members' runs) are stored.
-    pub fn db(&self) -> Option<&Arc<dyn Db>> {
-        self.inner.db.as_ref()
-    }
-
-    /// The pre-hooks, in order.
-    pub fn pre_hooks(&self) -> &[SharedHook] {
-        &self.inner.pre_hooks
-    }
-
-    /// The post-hooks, in order.
-    pub fn post_hooks(&self) -> &[SharedHook] {
-        &self.inner.post_hooks
-    }
-
-    /// The debug flag hooks receive by default.
-    pub fn debug_mode(&self) -> bool {
-        self.inner.debug_mode
-    }
-
-    /// Whether streamed runs store their events.
-    pub fn store_events(&self) -> bool {
-        self.inner.store_events
-    }
-
-    /// The same team storing its runs in `db` (AgentOS gives its database to teams without one).
-    pub fn with_db(&self, db: Arc<dyn Db>) -> Team {
-        let mut inner = (*self.inner).clone();
-        inner.db = Some(db);
-        Team { inner: Arc::new(inner) }
-    }
-
     /// Starts a run: set options on the builder, then `.await` it or `.stream()` it.
     pub fn run(&self, input: impl Into<RunInput>) -> RunBuilder {
         RunBuilder::new(Runner::Team(self.clone()), input.into())
@@ -241,53 +190,21 @@ impl Team {
             }
         }
     }
-
-    pub(crate) fn common(&self) -> Common<'_> {
-        let inner = &*self.inner;
-        Common {
-            id: &inner.id,
-            name: inner.name.as_deref(),
-            db: inner.db.as_ref(),
-            pre_hooks: &inner.pre_hooks,
-            post_hooks: &inner.post_hooks,
-            debug_mode: inner.debug_mode,
-            store_events: inner.store_events,
-            needs_tasks: inner.needs_tasks,
-            tasks_backend: inner.tasks_backend.as_ref(),
-        }
-    }
 }
 
 /// Builds a [`Team`]; [`build`](TeamBuilder::build) checks the configuration.
 #[derive(Default)]
 #[must_use = "call .build() to get the team"]
 pub struct TeamBuilder {
-    id: Option<String>,
-    name: Option<String>,
+    settings: Settings,
     model: Option<Arc<dyn Model>>,
     instructions: Vec<String>,
     mode: TeamMode,
     members: Vec<Member>,
-    db: Option<Arc<dyn Db>>,
-    pre_hooks: Vec<SharedHook>,
-    post_hooks: Vec<SharedHook>,
-    debug_mode: bool,
-    store_events: bool,
-    tasks_backend: Option<Arc<dyn TaskBackend>>,
 }
 
 impl TeamBuilder {
-    /// The id (default: from the name, as agno derives it).
-    pub fn id(mut self, id: impl Into<String>) -> Self {
-        self.id = Some(id.into());
-        self
-    }
-
-    /// The name.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
+    settings_methods!("team");
 
     /// The leader's model (default: [`OfflineModel`]).
     pub fn model(mut self, model: impl Model) -> Self {
@@ -319,65 +236,10 @@ impl TeamBuilder {
         self
     }
 
-    /// Where the team's runs and its members' runs are stored.
-    pub fn db(mut self, db: impl Db) -> Self {
-        self.db = Some(Arc::new(db));
-        self
-    }
-
-    /// Adds a pre-hook.
-    pub fn pre_hook(mut self, hook: impl IntoHook) -> Self {
-        self.pre_hooks.push(hook.into_hook());
-        self
-    }
-
-    /// Adds pre-hooks (see [`hooks!`](crate::hooks!)).
-    pub fn pre_hooks(mut self, hooks: impl IntoIterator<Item = SharedHook>) -> Self {
-        self.pre_hooks.extend(hooks);
-        self
-    }
-
-    /// Adds a post-hook.
-    pub fn post_hook(mut self, hook: impl IntoHook) -> Self {
-        self.post_hooks.push(hook.into_hook());
-        self
-    }
-
-    /// Adds post-hooks.
-    pub fn post_hooks(mut self, hooks: impl IntoIterator<Item = SharedHook>) -> Self {
-        self.post_hooks.extend(hooks);
-        self
-    }
-
-    /// The debug flag hooks receive by default.
-    pub fn debug_mode(mut self, debug_mode: bool) -> Self {
-        self.debug_mode = debug_mode;
-        self
-    }
-
-    /// Whether streamed runs store their events.
-    pub fn store_events(mut self, store_events: bool) -> Self {
-        self.store_events = store_events;
-        self
-    }
-
-    /// The backend behind hooks' `tasks` parameter.
-    pub fn tasks_backend(mut self, backend: Arc<dyn TaskBackend>) -> Self {
-        self.tasks_backend = Some(backend);
-        self
-    }
-
     /// Checks the configuration (members, ids, hook parameters) and builds the team.
     pub fn build(self) -> Result<Team> {
         let mut problems = Vec::new();
-        let id = match (self.id, self.name.as_deref()) {
-            (Some(id), _) => id,
-            (None, Some(name)) => id_from_name(name),
-            (None, None) => crate::ids::new_id(),
-        };
-        if id.trim().is_empty() {
-            problems.push("the team id is empty; set .id(..) or a non-empty .name(..)".to_owned());
-        }
+        let base = self.settings.check(RunnerKind::Team, &mut problems);
         if self.members.is_empty() {
             problems.push("a team needs at least one member; add one with .member(..)".to_owned());
         }
@@ -386,27 +248,17 @@ impl TeamBuilder {
                 problems.push(format!("member id `{}` is used twice; members need distinct ids", member.id()));
             }
         }
-        check_hooks(RunnerKind::Team, &self.pre_hooks, &self.post_hooks, &mut problems);
         if !problems.is_empty() {
-            return Err(Error::Config(format!("team `{id}`: {}", problems.join("; "))));
+            return Err(Error::Config(format!("team `{}`: {}", base.id, problems.join("; "))));
         }
-        let needs_tasks = self.pre_hooks.iter().chain(&self.post_hooks).any(|h| h.params().contains(HookParams::TASKS));
         Ok(Team {
             inner: Arc::new(TeamInner {
-                id,
-                name: self.name,
+                base,
                 model: self.model.unwrap_or_else(|| Arc::new(OfflineModel::new())),
                 system_message: system_message(&self.instructions, false),
                 instructions: self.instructions,
                 mode: self.mode,
                 members: self.members,
-                db: self.db,
-                pre_hooks: self.pre_hooks,
-                post_hooks: self.post_hooks,
-                debug_mode: self.debug_mode,
-                store_events: self.store_events,
-                tasks_backend: self.tasks_backend,
-                needs_tasks,
             }),
         })
     }

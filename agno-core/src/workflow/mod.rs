@@ -13,16 +13,13 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
-use crate::agent::{Agent, id_from_name};
-use crate::db::Db;
+use crate::agent::Agent;
 use crate::error::{Error, Result};
-use crate::hooks::{HookParams, IntoHook, SharedHook};
 use crate::models::BoxFuture;
 use crate::panic::CatchPanic;
 use crate::run::pipeline::{Children, Emitter, Stop};
-use crate::run::runner::{Common, RunnerKind, check_hooks};
+use crate::run::runner::{Base, RunnerKind, Settings, base_accessors, settings_methods};
 use crate::run::{RunBuilder, RunEventKind, RunInput, RunOutput, RunStatus, Runner, StepResult};
-use crate::tasks::TaskBackend;
 use crate::team::Team;
 
 /// What a function step receives.
@@ -166,25 +163,17 @@ pub struct Workflow {
 
 #[derive(Clone)]
 struct WorkflowInner {
-    id: String,
-    name: Option<String>,
+    base: Base,
     description: Option<String>,
     steps: Vec<Step>,
-    db: Option<Arc<dyn Db>>,
-    pre_hooks: Vec<SharedHook>,
-    post_hooks: Vec<SharedHook>,
-    debug_mode: bool,
-    store_events: bool,
-    tasks_backend: Option<Arc<dyn TaskBackend>>,
-    needs_tasks: bool,
 }
 
 impl fmt::Debug for Workflow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let steps: Vec<&str> = self.inner.steps.iter().map(Step::name).collect();
         f.debug_struct("Workflow")
-            .field("id", &self.inner.id)
-            .field("name", &self.inner.name)
+            .field("id", &self.inner.base.id)
+            .field("name", &self.inner.base.name)
             .field("steps", &steps)
             .finish_non_exhaustive()
     }
@@ -196,15 +185,7 @@ impl Workflow {
         WorkflowBuilder::default()
     }
 
-    /// The workflow's id.
-    pub fn id(&self) -> &str {
-        &self.inner.id
-    }
-
-    /// The workflow's name.
-    pub fn name(&self) -> Option<&str> {
-        self.inner.name.as_deref()
-    }
+    base_accessors!("workflow");
 
     /// The description.
     pub fn description(&self) -> Option<&str> {
@@ -216,46 +197,9 @@ impl Workflow {
         &self.inner.steps
     }
 
-    /// Where the workflow's runs (and its steps' runs) are stored.
-    pub fn db(&self) -> Option<&Arc<dyn Db>> {
-        self.inner.db.as_ref()
-    }
-
-    /// The pre-hooks, in order.
-    pub fn pre_hooks(&self) -> &[SharedHook] {
-        &self.inner.pre_hooks
-    }
-
-    /// The post-hooks, in order.
-    pub fn post_hooks(&self) -> &[SharedHook] {
-        &self.inner.post_hooks
-    }
-
-    /// The same workflow storing its runs in `db`.
-    pub fn with_db(&self, db: Arc<dyn Db>) -> Workflow {
-        let mut inner = (*self.inner).clone();
-        inner.db = Some(db);
-        Workflow { inner: Arc::new(inner) }
-    }
-
     /// Starts a run: set options on the builder, then `.await` it or `.stream()` it.
     pub fn run(&self, input: impl Into<RunInput>) -> RunBuilder {
         RunBuilder::new(Runner::Workflow(self.clone()), input.into())
-    }
-
-    pub(crate) fn common(&self) -> Common<'_> {
-        let inner = &*self.inner;
-        Common {
-            id: &inner.id,
-            name: inner.name.as_deref(),
-            db: inner.db.as_ref(),
-            pre_hooks: &inner.pre_hooks,
-            post_hooks: &inner.post_hooks,
-            debug_mode: inner.debug_mode,
-            store_events: inner.store_events,
-            needs_tasks: inner.needs_tasks,
-            tasks_backend: inner.tasks_backend.as_ref(),
-        }
     }
 }
 
@@ -263,30 +207,13 @@ impl Workflow {
 #[derive(Default)]
 #[must_use = "call .build() to get the workflow"]
 pub struct WorkflowBuilder {
-    id: Option<String>,
-    name: Option<String>,
+    settings: Settings,
     description: Option<String>,
     steps: Vec<Step>,
-    db: Option<Arc<dyn Db>>,
-    pre_hooks: Vec<SharedHook>,
-    post_hooks: Vec<SharedHook>,
-    debug_mode: bool,
-    store_events: bool,
-    tasks_backend: Option<Arc<dyn TaskBackend>>,
 }
 
 impl WorkflowBuilder {
-    /// The id (default: from the name, as agno derives it).
-    pub fn id(mut self, id: impl Into<String>) -> Self {
-        self.id = Some(id.into());
-        self
-    }
-
-    /// The name.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
+    settings_methods!("workflow");
 
     /// The description.
     pub fn description(mut self, description: impl Into<String>) -> Self {
@@ -300,53 +227,10 @@ impl WorkflowBuilder {
         self
     }
 
-    /// Where the workflow's runs and its steps' runs are stored.
-    pub fn db(mut self, db: impl Db) -> Self {
-        self.db = Some(Arc::new(db));
-        self
-    }
-
-    /// Adds a pre-hook.
-    pub fn pre_hook(mut self, hook: impl IntoHook) -> Self {
-        self.pre_hooks.push(hook.into_hook());
-        self
-    }
-
-    /// Adds a post-hook.
-    pub fn post_hook(mut self, hook: impl IntoHook) -> Self {
-        self.post_hooks.push(hook.into_hook());
-        self
-    }
-
-    /// The debug flag hooks receive by default.
-    pub fn debug_mode(mut self, debug_mode: bool) -> Self {
-        self.debug_mode = debug_mode;
-        self
-    }
-
-    /// Whether streamed runs store their events.
-    pub fn store_events(mut self, store_events: bool) -> Self {
-        self.store_events = store_events;
-        self
-    }
-
-    /// The backend behind hooks' `tasks` parameter.
-    pub fn tasks_backend(mut self, backend: Arc<dyn TaskBackend>) -> Self {
-        self.tasks_backend = Some(backend);
-        self
-    }
-
     /// Checks the configuration (steps, names, hook parameters) and builds the workflow.
     pub fn build(self) -> Result<Workflow> {
         let mut problems = Vec::new();
-        let id = match (self.id, self.name.as_deref()) {
-            (Some(id), _) => id,
-            (None, Some(name)) => id_from_name(name),
-            (None, None) => crate::ids::new_id(),
-        };
-        if id.trim().is_empty() {
-            problems.push("the workflow id is empty; set .id(..) or a non-empty .name(..)".to_owned());
-        }
+        let base = self.settings.check(RunnerKind::Workflow, &mut problems);
         if self.steps.is_empty() {
             problems.push("a workflow needs at least one step; add one with .step(..)".to_owned());
         }
@@ -357,26 +241,10 @@ impl WorkflowBuilder {
                 problems.push(format!("step name `{}` is used twice; steps need distinct names", step.name));
             }
         }
-        check_hooks(RunnerKind::Workflow, &self.pre_hooks, &self.post_hooks, &mut problems);
         if !problems.is_empty() {
-            return Err(Error::Config(format!("workflow `{id}`: {}", problems.join("; "))));
+            return Err(Error::Config(format!("workflow `{}`: {}", base.id, problems.join("; "))));
         }
-        let needs_tasks = self.pre_hooks.iter().chain(&self.post_hooks).any(|h| h.params().contains(HookParams::TASKS));
-        Ok(Workflow {
-            inner: Arc::new(WorkflowInner {
-                id,
-                name: self.name,
-                description: self.description,
-                steps: self.steps,
-                db: self.db,
-                pre_hooks: self.pre_hooks,
-                post_hooks: self.post_hooks,
-                debug_mode: self.debug_mode,
-                store_events: self.store_events,
-                tasks_backend: self.tasks_backend,
-                needs_tasks,
-            }),
-        })
+        Ok(Workflow { inner: Arc::new(WorkflowInner { base, description: self.description, steps: self.steps }) })
     }
 }
 
