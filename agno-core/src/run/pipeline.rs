@@ -250,7 +250,8 @@ impl Stop {
 
 /// Builds and hands out events; creates nothing when nobody streams.
 pub(crate) struct Emitter {
-    stream: Option<Stream>,
+    /// Boxed: most runs do not stream, and their future stays small.
+    stream: Option<Box<Stream>>,
     stored: Option<Vec<RunEvent>>,
 }
 
@@ -501,9 +502,9 @@ fn session_row(runner: &Runner, session: &Session, run_context: &RunContext) -> 
     row
 }
 
-/// A finished run, with what its parent still has to do for it.
-struct Finished {
-    output: RunOutput,
+/// What a finished child run hands its parent besides its output.
+#[derive(Default)]
+struct Handover {
     /// Why it stopped early, for a parent that stops with it.
     stop: Option<Stop>,
     /// Its background hooks (and its children's), in queue order, not yet scheduled.
@@ -547,23 +548,30 @@ impl Children<'_> {
                 depth: self.depth + 1,
             }),
         };
-        let finished = run_boxed(run, self.sink.clone()).await?;
-        self.jobs.extend(finished.jobs);
-        self.stored.extend(finished.children);
-        self.stored.push(finished.output.clone());
-        Ok((finished.output, finished.stop.as_ref().map(Stop::to_parent)))
+        let mut handover = Handover::default();
+        let output = run_boxed(run, self.sink.clone(), &mut handover).await?;
+        self.jobs.extend(handover.jobs);
+        self.stored.extend(handover.children);
+        self.stored.push(output.clone());
+        Ok((output, handover.stop.as_ref().map(Stop::to_parent)))
     }
 }
 
 /// Runs the pipeline. `sink` is set when the caller streams.
 pub(crate) async fn execute(run: RunBuilder, sink: Option<EventSink>) -> Result<RunOutput> {
-    run_to_end(run, sink).await.map(|finished| finished.output)
+    // The steps' state lives in one box, so this future (moved into the caller's box, the
+    // span's wrapper) stays as small as its arguments.
+    Box::pin(run_to_end(run, sink, None)).await
 }
 
 /// [`run_to_end`] behind a box, so that a team can run itself a level down.
-fn run_boxed(run: RunBuilder, sink: Option<EventSink>) -> BoxFuture<'static, Result<Finished>> {
+fn run_boxed<'a>(
+    run: RunBuilder,
+    sink: Option<EventSink>,
+    handover: &'a mut Handover,
+) -> BoxFuture<'a, Result<RunOutput>> {
     let span = tracing::info_span!("run", kind = run.runner.kind().as_str(), id = %run.runner.id(), run_id = tracing::field::Empty);
-    Box::pin(run_to_end(run, sink).instrument(span))
+    Box::pin(run_to_end(run, sink, Some(handover)).instrument(span))
 }
 
 /// Step 3: the answer of an agent, a team or a workflow.
@@ -578,13 +586,14 @@ async fn respond(
             let text = output.input.as_ref().map(RunInput::input_content_string).unwrap_or_default();
             call_model(agent.model(), agent.system_message(), text, output, emitter).await.map_err(Stop::Model)
         }
-        Runner::Team(team) => crate::team::respond(team, output, emitter, children).await,
-        Runner::Workflow(workflow) => crate::workflow::respond(workflow, output, emitter, children).await,
+        // Boxed, so that an agent run's future stays as small as if teams did not exist.
+        Runner::Team(team) => Box::pin(crate::team::respond(team, output, emitter, children)).await,
+        Runner::Workflow(workflow) => Box::pin(crate::workflow::respond(workflow, output, emitter, children)).await,
     }
 }
 
-/// The steps of one run, top-level or child.
-async fn run_to_end(run: RunBuilder, sink: Option<EventSink>) -> Result<Finished> {
+/// The steps of one run, top-level or child (a child fills `handover` for its parent).
+async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&mut Handover>) -> Result<RunOutput> {
     let started = Instant::now();
     let RunBuilder {
         runner,
@@ -619,17 +628,14 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>) -> Result<Finished
         Some(model) => (Some(model.id().to_owned()), Some(model.provider().to_owned())),
         None => (None, None),
     };
-    let (kind, id, name) = (runner.kind(), common.id.clone(), common.name.clone());
-    let owned = |k: RunnerKind| (kind == k).then(|| id.clone());
-    let named = |k: RunnerKind| if kind == k { name.clone() } else { None };
     let mut output = RunOutput {
         run_id,
-        agent_id: owned(RunnerKind::Agent).unwrap_or_default(),
-        agent_name: named(RunnerKind::Agent),
-        team_id: owned(RunnerKind::Team),
-        team_name: named(RunnerKind::Team),
-        workflow_id: owned(RunnerKind::Workflow),
-        workflow_name: named(RunnerKind::Workflow),
+        agent_id: String::new(),
+        agent_name: None,
+        team_id: None,
+        team_name: None,
+        workflow_id: None,
+        workflow_name: None,
         session_id,
         parent_run_id: parent.as_ref().map(|p| p.run_id.clone()),
         user_id: run_context.user_id.clone(),
@@ -649,24 +655,32 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>) -> Result<Finished
         member_responses: Vec::new(),
         step_results: Vec::new(),
     };
+    let (id, name) = (common.id.clone(), common.name.clone());
+    match runner.kind() {
+        RunnerKind::Agent => (output.agent_id, output.agent_name) = (id, name),
+        RunnerKind::Team => (output.team_id, output.team_name) = (Some(id), name),
+        RunnerKind::Workflow => (output.workflow_id, output.workflow_name) = (Some(id), name),
+    }
     let depth = parent.as_ref().map_or(0, |p| p.depth);
     let mut emitter = Emitter {
-        stream: sink.clone().map(|sink| Stream {
-            sink,
-            head: RunEvent {
-                created_at: 0,
-                kind: RunEventKind::RunContentCompleted {},
-                agent_id: output.agent_id.clone(),
-                agent_name: output.agent_name.clone(),
-                team_id: output.team_id.clone(),
-                team_name: output.team_name.clone(),
-                workflow_id: output.workflow_id.clone(),
-                workflow_name: output.workflow_name.clone(),
-                run_id: output.run_id.clone(),
-                session_id: output.session_id.clone(),
-                parent_run_id: output.parent_run_id.clone(),
-                nested_depth: depth,
-            },
+        stream: sink.clone().map(|sink| {
+            Box::new(Stream {
+                sink,
+                head: RunEvent {
+                    created_at: 0,
+                    kind: RunEventKind::RunContentCompleted {},
+                    agent_id: output.agent_id.clone(),
+                    agent_name: output.agent_name.clone(),
+                    team_id: output.team_id.clone(),
+                    team_name: output.team_name.clone(),
+                    workflow_id: output.workflow_id.clone(),
+                    workflow_name: output.workflow_name.clone(),
+                    run_id: output.run_id.clone(),
+                    session_id: output.session_id.clone(),
+                    parent_run_id: output.parent_run_id.clone(),
+                    nested_depth: depth,
+                },
+            })
         }),
         stored: store_events.then(Vec::new),
     };
@@ -767,13 +781,13 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>) -> Result<Finished
         jobs.extend(own.map(make));
     }
 
-    let stop = outcome.err();
-    if parent.is_some() {
+    if let Some(handover) = handover {
         // The parent stores and schedules; the final event goes out now, the run is over.
         if let (Some(event), Some(stream)) = (final_event, &emitter.stream) {
             stream.sink.push(event);
         }
-        return Ok(Finished { output, stop, jobs, children: child_runs });
+        *handover = Handover { stop: outcome.err(), jobs, children: child_runs };
+        return Ok(output);
     }
 
     let saved = match (&common.db, &row) {
@@ -791,5 +805,5 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>) -> Result<Finished
     if let (Some(event), Some(stream)) = (final_event, &emitter.stream) {
         stream.sink.push(event);
     }
-    Ok(Finished { output, stop, jobs, children: Vec::new() })
+    Ok(output)
 }
