@@ -5,7 +5,9 @@
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
 use std::future::Future as _;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::runtime::Handle;
@@ -46,7 +48,16 @@ struct Shared {
     pool: Mutex<Pool>,
     wake: Condvar,
     max_workers: usize,
+    /// Jobs in the queue (mirrors `pool.queue.len()`, read without the lock by a spinning worker).
+    queued: AtomicUsize,
+    /// Whether a worker is spinning for the next job (at most one does).
+    spinning: AtomicBool,
 }
+
+/// How long a worker that ran out of jobs watches the queue before it sleeps. During a burst of
+/// adds the next job comes within microseconds: the adder then finds a worker awake and makes no
+/// system call to wake one, and the worker does not go through a sleep and a wake-up.
+const SPIN: Duration = Duration::from_micros(50);
 
 #[derive(Default)]
 struct Pool {
@@ -120,6 +131,8 @@ impl Executor {
                 pool: Mutex::default(),
                 wake: Condvar::new(),
                 max_workers: max_workers.max(1),
+                queued: AtomicUsize::new(0),
+                spinning: AtomicBool::new(false),
             }),
         }
     }
@@ -134,6 +147,11 @@ impl Executor {
         let shared = &self.shared;
         let mut pool = shared.pool();
         pool.queue.push(Queued { priority, ticket, work, runtime });
+        shared.queued.store(pool.queue.len(), Ordering::Relaxed);
+        // A spinning worker takes one job; any more need a sleeping worker woken.
+        if pool.queue.len() == 1 && shared.spinning.load(Ordering::Acquire) {
+            return;
+        }
         if pool.claim_idle() {
             shared.wake.notify_one();
             return;
@@ -167,6 +185,7 @@ impl Drop for Executor {
         pool.closed = true;
         let dropped = pool.queue.len();
         pool.queue.clear();
+        self.shared.queued.store(0, Ordering::Relaxed);
         drop(pool);
         self.shared.wake.notify_all();
         if dropped > 0 {
@@ -186,6 +205,7 @@ fn worker(shared: Arc<Shared>) {
             && !pool.closed
             && let Some(job) = pool.queue.pop()
         {
+            shared.queued.store(pool.queue.len(), Ordering::Relaxed);
             pool.running += 1;
             drop(pool);
             let slot_is_free = run(&shared, job, &mut finished);
@@ -205,6 +225,21 @@ fn worker(shared: Arc<Shared>) {
         if pool.closed {
             pool.threads -= 1;
             return;
+        }
+        if pool.running < shared.max_workers
+            && shared.spinning.compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+        {
+            // Watch the queue for a moment without the lock before sleeping.
+            drop(pool);
+            let until = Instant::now() + SPIN;
+            while shared.queued.load(Ordering::Relaxed) == 0 && Instant::now() < until {
+                std::hint::spin_loop();
+            }
+            pool = shared.pool();
+            shared.spinning.store(false, Ordering::Release);
+            if !pool.queue.is_empty() || pool.closed {
+                continue;
+            }
         }
         pool.idle += 1;
         pool = shared.wake.wait(pool).unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -66,8 +66,8 @@ fn block_on<T>(future: BoxFuture<'static, T>) -> Result<T, TaskError> {
 }
 
 impl TaskBackend for ImmediateBackend {
-    fn submit(&self, job: Job) -> TaskResult {
-        let (mut snapshot, ticket) = self.store.insert(&job);
+    fn submit(&self, mut job: Job) -> TaskResult {
+        let (mut snapshot, ticket) = self.store.insert(&mut job);
         let _ = self.store.start(&ticket, false);
         let outcome = match job.work {
             Work::Blocking(work) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
@@ -77,7 +77,8 @@ impl TaskBackend for ImmediateBackend {
         snapshot.status = outcome_status(&outcome);
         self.store.finish(&ticket, outcome);
         // With a zero ttl the result has expired already: return what is known of it.
-        self.store.get(&job.session_id, &job.key).unwrap_or(snapshot)
+        let latest = self.store.get(&snapshot.session_id, &snapshot.key);
+        latest.unwrap_or(snapshot)
     }
 
     super::store::reads_from_store!();

@@ -68,8 +68,8 @@ impl InProcessBackend {
 }
 
 impl TaskBackend for InProcessBackend {
-    fn submit(&self, job: Job) -> TaskResult {
-        let (snapshot, ticket) = self.store.insert(&job);
+    fn submit(&self, mut job: Job) -> TaskResult {
+        let (snapshot, ticket) = self.store.insert(&mut job);
         let runtime = match &job.work {
             Work::Async(_) => self.runtime.clone().or_else(|| Handle::try_current().ok()),
             Work::Blocking(_) => None,

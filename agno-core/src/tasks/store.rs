@@ -75,7 +75,7 @@ impl Slot {
 }
 
 struct SessionTasks {
-    slots: HashMap<String, Slot>,
+    slots: HashMap<Arc<str>, Slot>,
     notify: Arc<Notify>,
 }
 
@@ -157,7 +157,7 @@ impl State {
         let Some(session) = self.sessions.get_mut(&**session_id) else { return };
         let notify = Arc::clone(&session.notify);
         if !session.slots.contains_key(&**key) {
-            session.slots.insert(key.to_string(), Slot::default());
+            session.slots.insert(Arc::clone(key), Slot::default());
         }
         let Some(slot) = session.slots.get_mut(&**key) else { return };
         if slot.settle(record) {
@@ -237,13 +237,18 @@ impl MemoryStore {
     }
 
     /// Records a new pending submission; a pending one of the same key is replaced (cancelled).
-    pub(crate) fn insert(&self, job: &Job) -> (TaskResult, Ticket) {
+    /// Returns the snapshot to hand the caller (it takes the job's strings) and the ticket.
+    pub(crate) fn insert(&self, job: &mut Job) -> (TaskResult, Ticket) {
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        let mut id = String::with_capacity(self.id_prefix.len() + 21);
+        id.push_str(&self.id_prefix);
+        id.push('-');
+        id.push_str(&seq.to_string());
         let result = TaskResult {
-            id: format!("{}-{seq}", self.id_prefix),
-            session_id: job.session_id.clone(),
-            key: job.key.clone(),
-            name: job.name.clone(),
+            id,
+            session_id: std::mem::take(&mut job.session_id),
+            key: std::mem::take(&mut job.key),
+            name: std::mem::take(&mut job.name),
             status: TaskStatus::Pending,
             value: None,
             error: None,
@@ -253,20 +258,26 @@ impl MemoryStore {
             ttl: job.ttl,
             priority: job.priority,
         };
+        let record = Record { seq, result: result.clone(), cancel: None };
         let mut state = self.lock();
-        let session_id: Arc<str> = match state.sessions.get_key_value(job.session_id.as_str()) {
+        let session_id: Arc<str> = match state.sessions.get_key_value(result.session_id.as_str()) {
             Some((k, _)) => Arc::clone(k),
-            None => Arc::from(job.session_id.as_str()),
+            None => Arc::from(result.session_id.as_str()),
         };
-        let key: Arc<str> = Arc::from(job.key.as_str());
         let session = state.sessions.entry(Arc::clone(&session_id)).or_default();
-        if !session.slots.contains_key(job.key.as_str()) {
-            session.slots.insert(job.key.clone(), Slot::default());
-        }
-        let Some(slot) = session.slots.get_mut(job.key.as_str()) else {
+        // One shared copy of the key for the slot and the ticket.
+        let key: Arc<str> = match session.slots.get_key_value(result.key.as_str()) {
+            Some((k, _)) => Arc::clone(k),
+            None => {
+                let key: Arc<str> = Arc::from(result.key.as_str());
+                session.slots.insert(Arc::clone(&key), Slot::default());
+                key
+            }
+        };
+        let Some(slot) = session.slots.get_mut(&*key) else {
             // Not reachable: the slot was inserted just above.
-            tracing::error!(key = %job.key, "task slot missing right after insertion");
-            return (result, Ticket { session_id, key: Arc::from(job.key.as_str()), seq });
+            tracing::error!(key = %key, "task slot missing right after insertion");
+            return (result, Ticket { session_id, key, seq });
         };
         // A pending submission of the same key is replaced; running ones go on.
         let replaced: Vec<Record> = if slot.inflight.iter().any(|r| r.result.status == TaskStatus::Pending) {
@@ -277,9 +288,9 @@ impl MemoryStore {
         } else {
             Vec::new()
         };
-        slot.inflight.push(Record { seq, result: result.clone(), cancel: None });
+        slot.inflight.push(record);
         for old in replaced {
-            tracing::debug!(key = %job.key, "a newer task with the same key replaces a pending one");
+            tracing::debug!(key = %key, "a newer task with the same key replaces a pending one");
             state.finish(&session_id, &key, old, Err(cancelled("replaced by a newer task with the same key")));
         }
         (result, Ticket { session_id, key, seq })
@@ -339,7 +350,7 @@ impl MemoryStore {
             if slot.visible.as_ref().is_some_and(|v| v.result.status == status)
                 && let Some(record) = slot.visible.take()
             {
-                taken.push((record.seq, key.clone(), record.result));
+                taken.push((record.seq, key.to_string(), record.result));
             }
             !slot.is_empty()
         });
@@ -379,8 +390,8 @@ impl MemoryStore {
         let mut state = self.lock();
         let Some(session) = state.sessions.get_mut(session_id) else { return 0 };
         let mut victims: Vec<(Arc<str>, Record)> = Vec::new();
-        for (slot_key, slot) in session.slots.iter_mut().filter(|(k, _)| key.is_none_or(|key| key == k.as_str())) {
-            let slot_key: Arc<str> = Arc::from(slot_key.as_str());
+        for (slot_key, slot) in session.slots.iter_mut().filter(|(k, _)| key.is_none_or(|key| key == &***k)) {
+            let slot_key: Arc<str> = Arc::clone(slot_key);
             victims.extend(slot.inflight.drain(..).map(|r| (Arc::clone(&slot_key), r)));
         }
         let count = victims.len();

@@ -376,11 +376,43 @@ async fn split_views_are_thin() {
     assert_eq!(reader.pop(Double), Some(6));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_added_while_a_worker_watches_the_queue_still_run_side_by_side() {
+    // A worker that runs out of jobs watches the queue for a moment before sleeping; two jobs
+    // added then must still run at once on two workers (each one waits for the other to start).
+    let tasks = in_process(2);
+    for round in 0..200 {
+        let warm = format!("warm{round}");
+        tasks.spawn(&warm, AddOptions::new(), || 0);
+        // Busy-polled, so the next adds come while the worker that ran it still watches.
+        while !tasks.get(warm.as_str()).is_some_and(|r| r.status.is_finished()) {
+            std::hint::spin_loop();
+        }
+        let (a_started, a_seen) = mpsc::channel::<()>();
+        let (b_started, b_seen) = mpsc::channel::<()>();
+        let (a, b) = (format!("a{round}"), format!("b{round}"));
+        tasks.spawn(&a, AddOptions::new(), move || {
+            let _ = a_started.send(());
+            b_seen.recv_timeout(LONG).is_ok()
+        });
+        tasks.spawn(&b, AddOptions::new(), move || {
+            let _ = b_started.send(());
+            a_seen.recv_timeout(LONG).is_ok()
+        });
+        let both = [tasks.wait(a.as_str(), LONG).await, tasks.wait(b.as_str(), LONG).await];
+        assert_eq!(both, [Some(json!(true)), Some(json!(true))], "round {round}: the two jobs ran one after the other");
+    }
+}
+
 #[test]
 fn immediate_backend_runs_inside_add() {
     let tasks = Tasks::new(Arc::new(ImmediateBackend::new()), "test");
     let done = tasks.add(Double, 5);
     assert_eq!(done.status, TaskStatus::Completed);
+    // What `add` returns is the finished result, value and times included.
+    assert_eq!((done.key.as_str(), done.session_id.as_str()), ("double", "test"));
+    assert_eq!(done.value_as::<i32>(), Some(10));
+    assert!(done.finished_at.is_some());
     assert_eq!(tasks.pop(Double), Some(10));
     let failed = tasks.spawn("boom", AddOptions::new(), || -> i32 { panic!("bad") });
     assert_eq!(failed.status, TaskStatus::Failed);
