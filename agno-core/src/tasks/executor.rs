@@ -233,7 +233,9 @@ fn worker(shared: Arc<Shared>) {
             drop(pool);
             let until = Instant::now() + SPIN;
             while shared.queued.load(Ordering::Relaxed) == 0 && Instant::now() < until {
-                std::hint::spin_loop();
+                // Yield rather than spin: a thread this worker just woke (a waiter on the result)
+                // is often placed on this CPU and must not wait for the watch to end.
+                std::thread::yield_now();
             }
             pool = shared.pool();
             shared.spinning.store(false, Ordering::Release);
