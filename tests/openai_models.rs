@@ -449,3 +449,46 @@ async fn a_server_that_is_not_there_is_a_run_error() {
     let out = agent(model).run("Hi").await.unwrap();
     assert_error(&out, &["OpenAI error: request to http://127.0.0.1:", "failed", "(after 2 attempts)"]);
 }
+
+#[tokio::test]
+async fn teams_route_and_collaborate_through_an_openai_leader() {
+    // Route: the leader names a member by id; that member's answer is the team's.
+    let server = FakeServer::start(vec![
+        Reply::json(200, chat_completion("critic")),
+        Reply::json(200, chat_completion("Needs work.")),
+    ])
+    .await;
+    let member = |name: &str| Agent::builder().name(name).model(chat(&server)).build().unwrap();
+    let team = Team::builder()
+        .id("desk")
+        .mode(TeamMode::Route)
+        .model(chat(&server))
+        .member(member("Writer"))
+        .member(member("Critic"))
+        .build()
+        .unwrap();
+    let out = team.run("Is this draft good?").await.unwrap();
+    assert_eq!(out.status, RunStatus::Completed, "{:?}", out.content);
+    assert_eq!(out.content.as_deref(), Some("Needs work."));
+    assert_eq!(out.member_responses[0].agent_id, "critic");
+    assert_eq!(out.metrics.input_tokens, Some(19 + 19), "the leader's and the member's tokens");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    let roster = requests[0].body["messages"][0]["content"].as_str().unwrap().to_owned();
+    assert!(roster.contains("- writer (Writer)") && roster.contains("- critic (Critic)"), "{roster}");
+    assert_eq!(requests[1].body["messages"], json!([{"role": "user", "content": "Is this draft good?"}]));
+
+    // Collaborate: both members answer, then the leader answers with their answers in its prompt.
+    let server = FakeServer::start(vec![
+        Reply::json(200, chat_completion("Draft A.")),
+        Reply::json(200, chat_completion("Too long.")),
+        Reply::json(200, chat_completion("Shorten draft A.")),
+    ])
+    .await;
+    let member = |name: &str| Agent::builder().name(name).model(chat(&server)).build().unwrap();
+    let team = Team::builder().id("room").model(chat(&server)).member(member("Writer")).member(member("Critic"));
+    let out = team.build().unwrap().run("Write a title").await.unwrap();
+    assert_eq!(out.content.as_deref(), Some("Shorten draft A."));
+    let leader_prompt = server.requests()[2].body["messages"][0]["content"].as_str().unwrap().to_owned();
+    assert_eq!(leader_prompt, "Write a title\n\nThe team members answered:\n- Writer: Draft A.\n- Critic: Too long.");
+}
