@@ -509,7 +509,8 @@ struct Handover {
     stop: Option<Stop>,
     /// Its background hooks (and its children's), in queue order, not yet scheduled.
     jobs: Vec<BackgroundHook>,
-    /// Its child runs (and theirs), in the order they ran, not yet stored.
+    /// Its child runs that its output does not hold (workflow steps), and theirs, in the order
+    /// they ran, not yet stored.
     children: Vec<RunOutput>,
 }
 
@@ -522,7 +523,8 @@ pub(crate) struct Children<'a> {
     debug_mode: bool,
     mode: &'a BackgroundMode,
     sink: Option<EventSink>,
-    stored: Vec<RunOutput>,
+    /// Child runs the parent's output does not hold (`member_responses` holds a team's), to store.
+    kept: Vec<RunOutput>,
     jobs: Vec<BackgroundHook>,
 }
 
@@ -551,10 +553,22 @@ impl Children<'_> {
         let mut handover = Handover::default();
         let output = run_boxed(run, self.sink.clone(), &mut handover).await?;
         self.jobs.extend(handover.jobs);
-        self.stored.extend(handover.children);
-        self.stored.push(output.clone());
+        self.kept.extend(handover.children);
         Ok((output, handover.stop.as_ref().map(Stop::to_parent)))
     }
+
+    /// Keeps a child run the parent's output does not hold, to be stored with it.
+    pub(crate) fn keep(&mut self, child: RunOutput) {
+        self.kept.push(child);
+    }
+}
+
+/// Stores a run after its members (`member_responses`, each after its own), all in `row`'s session.
+fn save_tree(db: &dyn Db, row: &Session, run: &RunOutput) -> std::result::Result<(), crate::db::DbError> {
+    for member in &run.member_responses {
+        save_tree(db, row, member)?;
+    }
+    db.save_run(row, run)
 }
 
 /// Runs the pipeline. `sink` is set when the caller streams.
@@ -701,7 +715,7 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
         debug_mode,
         mode: &mode,
         sink,
-        stored: Vec::new(),
+        kept: Vec::new(),
         jobs: Vec::new(),
     };
     let mut input = input;
@@ -724,7 +738,7 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
             Ok(()) => run_hooks(HookStage::Post, &common.post_hooks, &mut phase, None, Some(&mut output)).await,
         },
     };
-    let Children { stored: child_runs, jobs: child_jobs, .. } = children;
+    let Children { kept: child_runs, jobs: child_jobs, .. } = children;
 
     output.session_state = Some(run_context.session_state.clone());
     output.metrics.duration = Some(started.elapsed().as_secs_f64());
@@ -791,9 +805,10 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
     }
 
     let saved = match (&common.db, &row) {
-        (Some(db), Some(row)) => {
-            child_runs.iter().try_for_each(|child| db.save_run(row, child)).and_then(|()| db.save_run(row, &output))
-        }
+        (Some(db), Some(row)) => child_runs
+            .iter()
+            .try_for_each(|child| save_tree(&**db, row, child))
+            .and_then(|()| save_tree(&**db, row, &output)),
         _ => Ok(()),
     };
     if let Some(scheduler) = &mode.scheduler

@@ -314,7 +314,9 @@ async fn run_child(
     match children.run(runner, input).await {
         Ok((child, stop)) => {
             result.run_id = Some(child.run_id.clone());
-            result.content = child.content;
+            result.content = child.content.clone();
+            // The workflow's output lists its steps, not their runs: the run is stored beside it.
+            children.keep(child);
             stop
         }
         Err(error) => Some(step_failed(&result.step_name, &error.to_string())),
