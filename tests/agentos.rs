@@ -474,3 +474,49 @@ async fn meta_routes_describe_the_os() {
     assert_eq!((res.status().as_u16(), res.json::<Value>().await.unwrap()), (200, json!({})));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_leaves_a_slow_run_loses_none_of_its_background_hooks() {
+    let log = Log::default();
+    let member = Agent::builder()
+        .id("member")
+        .post_hook(Probe::new("member_bg", &log).params(HookParams::AGENT).background())
+        .build()
+        .unwrap();
+    let team = Team::builder()
+        .id("slow-team")
+        .member(member)
+        .pre_hook(Probe::new("slow_pre", &log).action(Action::Sleep(300)))
+        .post_hook(Probe::new("team_bg", &log).background())
+        .build()
+        .unwrap();
+    let agent = Agent::builder()
+        .id("slow")
+        .pre_hook(Probe::new("slow_agent_pre", &log).action(Action::Sleep(300)))
+        .post_hook(Probe::new("agent_bg", &log).background())
+        .build()
+        .unwrap();
+    let os = AgentOS::builder().agents([agent]).teams([team]).shutdown_grace(Duration::from_secs(20)).build().unwrap();
+    let server = Server::start(os).await;
+    let impatient = reqwest::Client::builder().timeout(Duration::from_millis(50)).build().unwrap();
+    for path in ["/agents/slow/runs", "/teams/slow-team/runs"] {
+        let res = impatient.post(server.url(path)).form(&[("message", "hi"), ("stream", "false")]).send().await;
+        assert!(res.is_err(), "{path}: the client gave up before the answer");
+    }
+    // The runs go on without their clients; their background hooks run when they end.
+    for _ in 0..500 {
+        let entries = log.entries();
+        if ["agent_bg", "member_bg agent=member", "team_bg"].iter().all(|h| entries.iter().any(|e| e == h)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let entries = log.entries();
+    for hook in ["agent_bg", "member_bg agent=member", "team_bg"] {
+        assert!(entries.iter().any(|e| e == hook), "{hook} never ran: {entries:?}");
+    }
+    let member_at = entries.iter().position(|e| e == "member_bg agent=member");
+    let team_at = entries.iter().position(|e| e == "team_bg");
+    assert!(member_at < team_at, "queue order kept: {entries:?}");
+    assert!(server.stop().await.unfinished.is_empty());
+}

@@ -305,6 +305,30 @@ impl HookBatch {
     }
 }
 
+/// Holds a request's background hooks while its run goes on in a task of its own; if the request
+/// is dropped before it has a response (the client left), the hooks are handed over then, and
+/// start once the run has ended.
+pub(crate) struct BatchGuard(Option<HookBatch>);
+
+impl BatchGuard {
+    pub(crate) fn new(batch: HookBatch) -> Self {
+        Self(Some(batch))
+    }
+
+    /// The hooks, for the response body to hand over after its last byte.
+    pub(crate) fn into_batch(mut self) -> Option<HookBatch> {
+        self.0.take()
+    }
+}
+
+impl Drop for BatchGuard {
+    fn drop(&mut self) {
+        if let Some(batch) = self.0.take() {
+            batch.spawn();
+        }
+    }
+}
+
 /// A response body that hands its request's background hooks to a task of their own once its
 /// last frame has gone, or when it is dropped (the client left). (The hooks cannot run in the
 /// connection's task: hyper writes a sized body and drops it without polling it again, so only a

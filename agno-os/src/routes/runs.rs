@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::AppState;
-use crate::background::{AfterBody, Collected, batch};
+use crate::background::{AfterBody, BatchGuard, Collected, batch};
 use crate::error::{ApiError, field_error};
 use crate::form::{self, RunForm};
 
@@ -228,14 +228,21 @@ async fn create_run(
     // has to wait goes on in a tracked task, so a client that leaves does not cancel it.
     let mut pending = std::future::IntoFuture::into_future(run);
     let first = std::future::poll_fn(|cx| Poll::Ready(pending.as_mut().poll(cx))).await;
+    let mut waited = None;
     let output = match first {
         Poll::Ready(output) => output?,
         Poll::Pending => {
             state.runs.start(&run_id, owner, &session_id, RunStatus::Running);
+            // If the client leaves while the run goes on, this request is dropped: the guard then
+            // hands the hooks over, to start when the run has ended.
+            let (done_tx, done_rx) = oneshot::channel::<()>();
+            let hooks = batch(&state.tracker, &state.hook_log, run_id.clone(), Arc::clone(&collected), Some(done_rx));
+            waited = Some(BatchGuard::new(hooks));
             let (task_state, task_run_id) = (Arc::clone(&state), run_id.clone());
             let handle = state.tracker.spawn("run", &run_id, async move {
                 let output = pending.await;
                 task_state.runs.finish(&task_run_id);
+                let _ = done_tx.send(());
                 output
             });
             state.runs.attach(&run_id, handle.abort_handle());
@@ -253,7 +260,10 @@ async fn create_run(
     let mut body = Vec::with_capacity(4096);
     serde_json::to_writer(&mut body, &output).map_err(ApiError::internal)?;
     // The run has ended: its background hooks can start as soon as the body has gone.
-    let hooks = batch(&state.tracker, &state.hook_log, run_id, collected, None);
+    let hooks = match waited.and_then(BatchGuard::into_batch) {
+        Some(hooks) => hooks,
+        None => batch(&state.tracker, &state.hook_log, run_id, collected, None),
+    };
     let mut response = Response::new(AfterBody::wrap(Body::from(body), hooks));
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(response)
