@@ -251,6 +251,13 @@ async fn team_and_workflow_routes_follow_agno() {
     let res = server.client.get(server.url(&path)).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap()["team_id"], "top");
+    // A workflow run cannot continue the team's session: 409 with the reason, the session untouched.
+    let res = server
+        .post_form("/workflows/flow/runs", &[("message", "hi"), ("stream", "false"), ("session_id", session_id)])
+        .await;
+    assert_eq!(res.status(), 409);
+    let detail = res.json::<Value>().await.unwrap()["detail"].as_str().unwrap().to_owned();
+    assert!(detail.contains("belongs to team runs; a workflow run cannot continue it"), "{detail}");
     let res = server.client.get(server.url(&format!("/sessions/{session_id}/runs"))).send().await.unwrap();
     let runs: Value = res.json().await.unwrap();
     assert_eq!(

@@ -342,3 +342,19 @@ async fn a_team_stream_has_team_events_around_its_members_events() {
     assert_eq!(depths.iter().max(), Some(&1));
     assert_eq!(stream.output().unwrap().status, RunStatus::Completed);
 }
+
+#[tokio::test]
+async fn a_session_is_never_taken_over_by_another_kind_of_runner() {
+    let log = Log::default();
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(SqliteDb::new(dir.path().join("kinds.db")).unwrap());
+    let solo = agent("solo", &log).with_db(db.clone());
+    let team = Team::builder().id("t").member(agent("m", &log)).build().unwrap().with_db(db.clone());
+    solo.run("hi").session_id("shared").await.unwrap();
+    let err = team.run("hi").session_id("shared").await.unwrap_err();
+    assert!(matches!(err, agno::Error::SessionKind { found: "agent", wanted: "team", .. }), "{err}");
+    assert_eq!(err.to_string(), "session `shared` belongs to agent runs; a team run cannot continue it");
+    let session = db.get_session("shared").unwrap().unwrap();
+    assert_eq!((session.session_type, session.agent_id.as_deref()), (agno::session::SessionType::Agent, Some("solo")));
+    assert_eq!(session.runs.len(), 1, "nothing was written");
+}

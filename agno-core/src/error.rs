@@ -20,6 +20,17 @@ pub enum Error {
         /// The session that was asked for.
         session_id: String,
     },
+    /// The session exists and belongs to another kind of runner (an agent's session given to a
+    /// team run, say); it is left as it is.
+    #[error("session `{session_id}` belongs to {found} runs; a {wanted} run cannot continue it")]
+    SessionKind {
+        /// The session that was asked for.
+        session_id: String,
+        /// `"agent"`, `"team"` or `"workflow"`: what the session is.
+        found: &'static str,
+        /// What the run is.
+        wanted: &'static str,
+    },
 }
 
 /// `Result` with [`Error`].

@@ -64,6 +64,7 @@ impl From<agno_core::Error> for ApiError {
             agno_core::Error::SessionOwnership { session_id } => {
                 Self::new(StatusCode::FORBIDDEN, format!("Session {session_id} belongs to another user"))
             }
+            error @ agno_core::Error::SessionKind { .. } => Self::new(StatusCode::CONFLICT, error.to_string()),
             agno_core::Error::Config(message) => Self::new(StatusCode::BAD_REQUEST, message),
             other => Self::internal(other),
         }

@@ -455,6 +455,11 @@ fn load_session(runner: &Runner, session_id: &str, user_id: Option<&str>) -> Res
         Some(session) if !may_write(session.user_id.as_deref(), user_id) => {
             Err(Error::SessionOwnership { session_id: session_id.to_owned() })
         }
+        Some(session) if session.session_type != runner.kind().session_type() => Err(Error::SessionKind {
+            session_id: session_id.to_owned(),
+            found: session.session_type.as_str(),
+            wanted: runner.kind().as_str(),
+        }),
         Some(session) => Ok(session),
         None => {
             let mut session = Session::new(session_id);
