@@ -27,7 +27,8 @@ use crate::run::{RunBuilder, RunEventKind, RunInput, RunMetrics, RunOutput, Runn
 pub enum TeamMode {
     /// The leader hands the input to one member, whose answer is the team's.
     ///
-    /// The member is the one whose name or id the input mentions first (case-insensitive);
+    /// The member is the one whose name or id the input mentions first (as whole words,
+    /// case-insensitive);
     /// when none is mentioned, the leader model is asked to pick one by id, and the offline
     /// model (or an answer naming no member) picks the first member.
     Route,
@@ -320,15 +321,30 @@ fn add_tokens(team: &mut RunMetrics, member: &RunMetrics) {
     team.total_tokens = add(team.total_tokens, member.total_tokens);
 }
 
-/// The member whose name or id `text` mentions first, case-insensitively (ties: list order).
+/// The lower-case words of `text` (runs of letters and digits).
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
+}
+
+/// Where the words of `phrase` first stand together in `text`'s words.
+fn find_words(text: &[String], phrase: &[String]) -> Option<usize> {
+    if phrase.is_empty() || phrase.len() > text.len() {
+        return None;
+    }
+    text.windows(phrase.len()).position(|window| window == phrase)
+}
+
+/// The member whose name or id `text` mentions first, as whole words and case-insensitively
+/// (`"Fact Checker"` and `fact-checker` both name the member "Fact Checker"; `writing` names no
+/// `writer`); ties go to list order.
 fn mentioned(members: &[Member], text: &str) -> Option<usize> {
-    let text = text.to_lowercase();
+    let text = words(text);
     members
         .iter()
         .enumerate()
         .filter_map(|(i, m)| {
-            let by_name = m.name().and_then(|n| text.find(&n.to_lowercase()));
-            let by_id = text.find(&m.id().to_lowercase());
+            let by_name = m.name().and_then(|n| find_words(&text, &words(n)));
+            let by_id = find_words(&text, &words(m.id()));
             by_name.into_iter().chain(by_id).min().map(|at| (at, i))
         })
         .min()
@@ -405,6 +421,13 @@ mod tests {
         assert_eq!(mentioned(&members, "ask the CRITIC then the writer"), Some(1));
         assert_eq!(mentioned(&members, "fact-checker please"), Some(2), "ids count too");
         assert_eq!(mentioned(&members, "nobody here"), None);
+        // Whole words only: "writing" is not "writer", "start" does not hold "art".
+        let art: Vec<Member> = vec![agent("Writer").into(), agent("Art").into()];
+        assert_eq!(mentioned(&art, "Please start writing"), None);
+        assert_eq!(mentioned(&art, "art, then the writer"), Some(1));
+        // An empty name never matches.
+        let unnamed: Vec<Member> = vec![Agent::builder().id("x").name("").build().unwrap().into()];
+        assert_eq!(mentioned(&unnamed, "anything"), None);
     }
 
     /// A leader that answers every request with the same text, as a remote model would.
