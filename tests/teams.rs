@@ -102,6 +102,18 @@ async fn a_three_level_team_runs_every_hook_with_its_own_object_and_stores_child
     let id_of = |owner: &str| session.runs.iter().find(|r| r.runner().1 == owner).unwrap().run_id.clone();
     assert_eq!(stored.len(), 6, "{stored:?}");
     assert_eq!(stored.last().unwrap(), &("outer".to_owned(), None), "the team run is stored last");
+    // The columns say what ran: no empty agent id on a team's row.
+    let conn = rusqlite::Connection::open(dir.path().join("agno.db")).unwrap();
+    let columns = |owner: &str| -> (String, Option<String>, Option<String>) {
+        conn.query_row(
+            "SELECT run_type, agent_id, team_id FROM agno_runs WHERE agent_id = ?1 OR team_id = ?1",
+            [owner],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .unwrap()
+    };
+    assert_eq!(columns("outer"), ("team".to_owned(), None, Some("outer".to_owned())));
+    assert_eq!(columns("gamma"), ("agent".to_owned(), Some("gamma".to_owned()), None));
     for (child, parent) in
         [("alpha", "outer"), ("inner", "outer"), ("beta", "inner"), ("deep", "inner"), ("gamma", "deep")]
     {

@@ -134,6 +134,12 @@ pub trait Db: Send + Sync + 'static {
     /// not touched: [`DbError::Ownership`].
     fn save_run(&self, session: &Session, run: &RunOutput) -> Result<(), DbError>;
 
+    /// Saves several runs of one session in order (a team's member runs, then the team run).
+    /// `SqliteDb` writes them in one transaction: all or none. The default saves them one by one.
+    fn save_runs(&self, session: &Session, runs: &[&RunOutput]) -> Result<(), DbError> {
+        runs.iter().try_for_each(|run| self.save_run(session, run))
+    }
+
     /// Saves an evaluation (inserted, or replaced if its `run_id` is stored already).
     fn save_eval_run(&self, eval_run: &EvalRun) -> Result<(), DbError>;
 
@@ -165,6 +171,9 @@ impl<D: Db + ?Sized> Db for Arc<D> {
     }
     fn save_run(&self, session: &Session, run: &RunOutput) -> Result<(), DbError> {
         (**self).save_run(session, run)
+    }
+    fn save_runs(&self, session: &Session, runs: &[&RunOutput]) -> Result<(), DbError> {
+        (**self).save_runs(session, runs)
     }
     fn save_eval_run(&self, eval_run: &EvalRun) -> Result<(), DbError> {
         (**self).save_eval_run(eval_run)

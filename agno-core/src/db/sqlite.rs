@@ -389,14 +389,17 @@ impl Db for SqliteDb {
     }
 
     fn save_run(&self, session: &Session, run: &RunOutput) -> Result<(), DbError> {
+        self.save_runs(session, &[run])
+    }
+
+    fn save_runs(&self, session: &Session, runs: &[&RunOutput]) -> Result<(), DbError> {
         // Serialise before taking the lock or starting the transaction.
         let session_data = json_text(session.session_data.as_ref())?;
         let agent_data = json_text(session.agent_data.as_ref())?;
         let team_data = json_text(session.team_data.as_ref())?;
         let workflow_data = json_text(session.workflow_data.as_ref())?;
-        let (run_type, _) = run.runner();
         let metadata = json_text(session.metadata.as_ref())?;
-        let run_data = serde_json::to_string(run)?;
+        let run_data = runs.iter().map(|run| serde_json::to_string(run)).collect::<Result<Vec<_>, _>>()?;
         let now = crate::run::now_unix();
 
         let mut conn = self.conn();
@@ -421,20 +424,26 @@ impl Db for SqliteDb {
             tracing::warn!(session_id = %session.session_id, "session belongs to another user: run not saved");
             return Err(DbError::Ownership { session_id: session.session_id.clone() });
         }
-        tx.prepare_cached(UPSERT_RUN)?.execute(params![
-            run.run_id,
-            session.session_id,
-            run.agent_id,
-            run.user_id,
-            run.parent_run_id,
-            run.status.as_str(),
-            run_data,
-            run.created_at,
-            now,
-            run_type.as_str(),
-            run.team_id,
-            run.workflow_id,
-        ])?;
+        {
+            let mut upsert = tx.prepare_cached(UPSERT_RUN)?;
+            for (run, data) in runs.iter().zip(&run_data) {
+                let (run_type, _) = run.runner();
+                upsert.execute(params![
+                    run.run_id,
+                    session.session_id,
+                    (!run.agent_id.is_empty()).then_some(run.agent_id.as_str()),
+                    run.user_id,
+                    run.parent_run_id,
+                    run.status.as_str(),
+                    data,
+                    run.created_at,
+                    now,
+                    run_type.as_str(),
+                    run.team_id,
+                    run.workflow_id,
+                ])?;
+            }
+        }
         tx.commit()?;
         Ok(())
     }
@@ -543,6 +552,19 @@ mod tests {
             updated_at,
             ..Session::new(session_id)
         }
+    }
+
+    #[test]
+    fn save_runs_writes_all_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::new(dir.path().join("all.db")).unwrap();
+        let (r1, r2) = (run("r1", "s", RunStatus::Completed), run("r2", "s", RunStatus::Completed));
+        db.save_runs(&session("s", Some("alice"), 1), &[&r1, &r2]).unwrap();
+        let (r3, r4) = (run("r3", "s", RunStatus::Completed), run("r4", "s", RunStatus::Completed));
+        let err = db.save_runs(&session("s", Some("bob"), 2), &[&r3, &r4]).unwrap_err();
+        assert!(matches!(err, DbError::Ownership { .. }), "{err}");
+        let ids: Vec<String> = db.get_runs("s").unwrap().into_iter().map(|r| r.run_id).collect();
+        assert_eq!(ids, ["r1", "r2"], "in order, and none of the refused ones");
     }
 
     fn raw(db: &SqliteDb) -> Connection {

@@ -568,12 +568,12 @@ impl Children<'_> {
     }
 }
 
-/// Stores a run after its members (`member_responses`, each after its own), all in `row`'s session.
-fn save_tree(db: &dyn Db, row: &Session, run: &RunOutput) -> std::result::Result<(), crate::db::DbError> {
+/// A run after its members (`member_responses`, each after its own), in the order to store them.
+fn tree<'a>(run: &'a RunOutput, into: &mut Vec<&'a RunOutput>) {
     for member in &run.member_responses {
-        save_tree(db, row, member)?;
+        tree(member, into);
     }
-    db.save_run(row, run)
+    into.push(run);
 }
 
 /// Runs the pipeline. `sink` is set when the caller streams.
@@ -810,10 +810,15 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
     }
 
     let saved = match (&common.db, &row) {
-        (Some(db), Some(row)) => child_runs
-            .iter()
-            .try_for_each(|child| save_tree(&**db, row, child))
-            .and_then(|()| save_tree(&**db, row, &output)),
+        (Some(db), Some(row)) => {
+            // Every run of the tree in one call (one transaction in SQLite), children first.
+            let mut runs = Vec::new();
+            for child in &child_runs {
+                tree(child, &mut runs);
+            }
+            tree(&output, &mut runs);
+            db.save_runs(row, &runs)
+        }
         _ => Ok(()),
     };
     if let Some(scheduler) = &mode.scheduler
