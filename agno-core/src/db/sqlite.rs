@@ -399,7 +399,7 @@ impl Db for SqliteDb {
         let team_data = json_text(session.team_data.as_ref())?;
         let workflow_data = json_text(session.workflow_data.as_ref())?;
         let metadata = json_text(session.metadata.as_ref())?;
-        let run_data = runs.iter().map(|run| serde_json::to_string(run)).collect::<Result<Vec<_>, _>>()?;
+        let run_data = runs.iter().map(serde_json::to_string).collect::<Result<Vec<_>, _>>()?;
         let now = crate::run::now_unix();
 
         let mut conn = self.conn();
