@@ -129,6 +129,16 @@ async fn runs_every_hook_after_the_response(server: &Server, log: &Log, path: &s
         };
         let hooks = server.finished_hooks(&format!("{path}/runs/{run_id}/hooks")).await;
         assert!(hooks.iter().all(|h| h["status"] == "completed"), "{hooks:?}");
+        // The outcomes say whose hook each one is and which run it belongs to.
+        let described: Vec<String> = hooks
+            .iter()
+            .map(|h| format!("{} {}={}", h["hook"], h["runner"], h["runner_id"]).replace('"', ""))
+            .collect();
+        assert_eq!(described, order, "{path} stream={stream}");
+        let top = path.rsplit('/').next().unwrap();
+        for hook in &hooks {
+            assert_eq!(hook["run_id"] == run_id.as_str(), hook["runner_id"] == top, "{hook}");
+        }
         let entries = log.entries();
         assert_eq!(entries, order, "{path} stream={stream}: after the response, in inline order");
     }
@@ -258,6 +268,11 @@ async fn team_and_workflow_routes_follow_agno() {
     assert_eq!(res.status(), 409);
     let detail = res.json::<Value>().await.unwrap()["detail"].as_str().unwrap().to_owned();
     assert!(detail.contains("belongs to team runs; a workflow run cannot continue it"), "{detail}");
+    let res = server.client.get(server.url(&format!("/sessions/{session_id}"))).send().await.unwrap();
+    let session: Value = res.json().await.unwrap();
+    assert_eq!((session["session_type"].as_str(), session["team_id"].as_str()), (Some("team"), Some("top")));
+    assert_eq!(session["team_data"]["team_id"], "top");
+    assert!(session["agent_id"].is_null(), "{session}");
     let res = server.client.get(server.url(&format!("/sessions/{session_id}/runs"))).send().await.unwrap();
     let runs: Value = res.json().await.unwrap();
     assert_eq!(

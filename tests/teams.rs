@@ -370,3 +370,22 @@ async fn a_session_is_never_taken_over_by_another_kind_of_runner() {
     assert_eq!((session.session_type, session.agent_id.as_deref()), (agno::session::SessionType::Agent, Some("solo")));
     assert_eq!(session.runs.len(), 1, "nothing was written");
 }
+
+#[tokio::test]
+async fn a_routed_answer_streams_once() {
+    let log = Log::default();
+    let team = Team::builder().id("desk").mode(TeamMode::Route).member(agent("writer", &log)).build().unwrap();
+    let mut stream = team.run("writer, one line please").stream();
+    let (mut pieces, mut names) = (String::new(), Vec::new());
+    while let Some(event) = stream.next().await {
+        let event = event.unwrap();
+        if let RunEventKind::RunContent { content, .. } = &event.kind {
+            pieces.push_str(content);
+        }
+        names.push(event.name());
+    }
+    let out = stream.output().unwrap();
+    assert_eq!(Some(pieces.as_str()), out.content.as_deref(), "every content piece once");
+    assert!(names.contains(&"TeamRunContentCompleted"), "{names:?}");
+    assert!(!names.contains(&"TeamRunContent"), "{names:?}");
+}

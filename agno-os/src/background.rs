@@ -10,6 +10,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use agno_core::hooks::{BackgroundHook, BackgroundScheduler, HookStage, SharedHook};
+use agno_core::{RunContext, Runner};
 use axum::body::Body;
 use bytes::Bytes;
 use http_body::Frame;
@@ -139,6 +140,12 @@ impl Collected {
 pub struct HookOutcome {
     /// The hook's name.
     pub hook: String,
+    /// The run the hook belongs to: the request's run, or one of its member or step runs.
+    pub run_id: String,
+    /// `"agent"`, `"team"` or `"workflow"`: whose hook it is.
+    pub runner: &'static str,
+    /// That agent's, team's or workflow's id.
+    pub runner_id: String,
     /// `"pre"` or `"post"`.
     pub stage: &'static str,
     /// 1-based position in its list.
@@ -157,6 +164,9 @@ pub struct HookOutcome {
 /// for) and its state, updated without a lock.
 struct HookSlot {
     hook: SharedHook,
+    /// The hook's own run (a member's, for a member's hook) and whose hook it is.
+    run: Arc<RunContext>,
+    runner: Runner,
     stage: HookStage,
     position: usize,
     /// 0 queued, 1 running, 2 completed, 3 failed.
@@ -185,6 +195,9 @@ impl RunRecord {
                 let status = slot.status.load(Ordering::Acquire);
                 HookOutcome {
                     hook: slot.hook.name().to_owned(),
+                    run_id: slot.run.run_id.clone(),
+                    runner: slot.runner.kind().as_str(),
+                    runner_id: slot.runner.id().to_owned(),
                     stage: match slot.stage {
                         HookStage::Pre => "pre",
                         HookStage::Post => "post",
@@ -218,6 +231,8 @@ impl HookLog {
             .iter()
             .map(|h| HookSlot {
                 hook: Arc::clone(h.hook()),
+                run: Arc::clone(h.run_context()),
+                runner: h.runner().clone(),
                 stage: h.stage(),
                 position: h.position(),
                 status: AtomicU8::new(QUEUED),

@@ -93,6 +93,11 @@ impl BackgroundHook {
         &self.runner
     }
 
+    /// The context of the run this hook belongs to (a member's or step's own run for theirs).
+    pub fn run_context(&self) -> &Arc<RunContext> {
+        &self.run_context
+    }
+
     /// The run this hook belongs to.
     pub fn run_id(&self) -> &str {
         &self.run_context.run_id

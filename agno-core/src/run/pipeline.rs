@@ -520,12 +520,14 @@ struct Handover {
 }
 
 /// The members or steps of a team or workflow run, run as child runs: same session, user,
-/// metadata, state and background mode; `parent_run_id` set; events to the same stream.
+/// metadata, state, debug flag, event storage and background mode; `parent_run_id` set; events
+/// to the same stream.
 pub(crate) struct Children<'a> {
     run_context: &'a RunContext,
     session: &'a Arc<Session>,
     depth: u32,
     debug_mode: bool,
+    store_events: bool,
     mode: &'a BackgroundMode,
     sink: Option<EventSink>,
     /// Child runs the parent's output does not hold (`member_responses` holds a team's), to store.
@@ -547,7 +549,7 @@ impl Children<'_> {
             session_state: Some(self.run_context.session_state.clone()),
             extra: self.run_context.extra.clone(),
             debug_mode: Some(self.debug_mode),
-            store_events: None,
+            store_events: Some(self.store_events),
             background: self.mode.clone(),
             parent: Some(Parent {
                 run_id: self.run_context.run_id.clone(),
@@ -718,6 +720,7 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
         session: &session,
         depth,
         debug_mode,
+        store_events,
         mode: &mode,
         sink,
         kept: Vec::new(),

@@ -136,7 +136,7 @@ macro_rules! settings_methods {
             self
         }
 
-        #[doc = concat!("Sets the storage; every run of the ", $what, " (child runs included) is stored at its end.")]
+        #[doc = concat!("Sets the storage; every run of the ", $what, " is stored at its end, with its child runs. (Run as a member or a step, it is stored where its top-level run is.)")]
         pub fn db(mut self, db: impl $crate::db::Db) -> Self {
             self.settings.db = Some(::std::sync::Arc::new(db));
             self

@@ -279,10 +279,10 @@ pub(crate) async fn respond(
             let chosen = choose_member(team, &text, &mut output.metrics).await?;
             let (answer, stop) = children.run(chosen.runner(), input).await.map_err(internal)?;
             add_tokens(&mut output.metrics, &answer.metrics);
+            // The member's content has streamed already (as its own events): the team only
+            // marks its answer complete, so a client joining content pieces gets it once.
             output.content = answer.content.clone();
-            if let Some(content) = output.content.clone() {
-                emitter.emit(|| RunEventKind::RunContent { content, content_type: "str".into() });
-            }
+            emitter.emit(|| RunEventKind::RunContentCompleted {});
             output.member_responses.push(answer);
             stop.map_or(Ok(()), Err)
         }

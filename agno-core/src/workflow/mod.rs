@@ -297,7 +297,8 @@ pub(crate) async fn respond(
         }
         let content = result.content.clone();
         emitter.emit(|| RunEventKind::StepCompleted { step_name, step_index, content });
-        previous = result.content.clone();
+        // A step that produced nothing hands on an empty text, not the workflow's input.
+        previous = Some(result.content.clone().unwrap_or_default());
         output.step_results.push(result);
     }
     output.content = previous;

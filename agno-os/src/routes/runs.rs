@@ -82,16 +82,24 @@ fn sse_frame(event: &RunEvent) -> Bytes {
     Bytes::from(format!("event: {}\ndata: {data}\n\n", event.name()))
 }
 
-/// The frame sent when the run cannot be stored (an infrastructure error).
-fn error_frame(error: &agno_core::Error, run_id: &str, session_id: &str) -> Bytes {
+/// The frame sent when the run cannot be stored (an infrastructure error), named as the runner's
+/// error event (`RunError`, `TeamRunError`, `WorkflowError`).
+fn error_frame(error: &agno_core::Error, owner: (RunnerKind, &str), run_id: &str, session_id: &str) -> Bytes {
+    let (kind, id) = owner;
+    let name = match kind {
+        RunnerKind::Agent => "RunError",
+        RunnerKind::Team => "TeamRunError",
+        RunnerKind::Workflow => "WorkflowError",
+    };
     let data = json!({
-        "event": "RunError",
+        "event": name,
         "content": error.to_string(),
         "error_type": "internal_error",
+        format!("{}_id", kind.as_str()): id,
         "run_id": run_id,
         "session_id": session_id,
     });
-    Bytes::from(format!("event: RunError\ndata: {data}\n\n"))
+    Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
 }
 
 /// The SSE body: frames from the run task.
@@ -197,6 +205,7 @@ async fn create_run(
         let hooks = batch(&state.tracker, &state.hook_log, run_id.clone(), collected, Some(done_rx));
         let (tx, rx) = mpsc::channel::<Bytes>(64);
         let (task_state, task_run_id, task_session) = (Arc::clone(&state), run_id.clone(), session_id.clone());
+        let task_owner = owner_id.clone();
         let handle = state.tracker.spawn("run", &run_id, async move {
             let mut events = run.stream();
             while let Some(item) = events.next().await {
@@ -205,7 +214,7 @@ async fn create_run(
                     Ok(event) => sse_frame(&event),
                     Err(error) => {
                         tracing::error!(run_id = %task_run_id, %error, "run failed");
-                        error_frame(&error, &task_run_id, &task_session)
+                        error_frame(&error, (kind, &task_owner), &task_run_id, &task_session)
                     }
                 };
                 // A client that left does not stop the run: it still ends, is stored, and its
