@@ -389,3 +389,24 @@ async fn a_routed_answer_streams_once() {
     assert!(names.contains(&"TeamRunContentCompleted"), "{names:?}");
     assert!(!names.contains(&"TeamRunContent"), "{names:?}");
 }
+
+#[tokio::test]
+async fn a_failing_step_streams_step_error_then_workflow_error() {
+    let workflow = Workflow::builder()
+        .id("w")
+        .step(Step::function("boom", |_: StepInput| async { Err::<String, _>("disk full") }))
+        .build()
+        .unwrap();
+    let mut stream = workflow.run("x").stream();
+    let mut events = Vec::new();
+    while let Some(event) = stream.next().await {
+        events.push(event.unwrap());
+    }
+    let names: Vec<&str> = events.iter().map(|e| e.name()).collect();
+    assert_eq!(names, ["WorkflowStarted", "StepStarted", "StepError", "WorkflowError"]);
+    assert!(
+        matches!(&events[2].kind, RunEventKind::StepError { error, .. } if error == "step `boom` failed: disk full")
+    );
+    let wire = serde_json::to_value(&events[3]).unwrap();
+    assert_eq!((wire["event"].as_str(), wire["error_type"].as_str()), (Some("WorkflowError"), Some("step_error")));
+}

@@ -273,6 +273,15 @@ pub enum RunEventKind {
         /// 0-based position.
         step_index: usize,
     },
+    /// A workflow step failed; the workflow ends with `WorkflowError`.
+    StepError {
+        /// The step's name.
+        step_name: String,
+        /// 0-based position.
+        step_index: usize,
+        /// Why it failed.
+        error: String,
+    },
     /// A workflow step finished.
     StepCompleted {
         /// The step's name.
@@ -301,6 +310,7 @@ impl RunEventKind {
             Self::RunCompleted { .. } => "RunCompleted",
             Self::RunError { .. } => "RunError",
             Self::StepStarted { .. } => "StepStarted",
+            Self::StepError { .. } => "StepError",
             Self::StepCompleted { .. } => "StepCompleted",
         }
     }

@@ -211,7 +211,8 @@ pub(crate) enum Stop {
 }
 
 impl Stop {
-    fn message(&self) -> &str {
+    /// What the run's content says when it stops.
+    pub(crate) fn message(&self) -> &str {
         match self {
             Self::Input(e) => &e.message,
             Self::Output(e) => &e.message,

@@ -292,6 +292,8 @@ pub(crate) async fn respond(
         };
         if let Some(stop) = stop {
             result.status = RunStatus::Error;
+            let error = stop.message().to_owned();
+            emitter.emit(|| RunEventKind::StepError { step_name: step_name.clone(), step_index, error });
             output.step_results.push(result);
             return Err(stop);
         }
