@@ -268,6 +268,34 @@ async fn team_and_workflow_routes_follow_agno() {
     assert_eq!(res.status(), 409);
     let detail = res.json::<Value>().await.unwrap()["detail"].as_str().unwrap().to_owned();
     assert!(detail.contains("belongs to team runs; a workflow run cannot continue it"), "{detail}");
+    // Not from another kind's route.
+    let other = format!("/workflows/top/runs/{run_id}?session_id={session_id}");
+    assert_eq!(server.client.get(server.url(&other)).send().await.unwrap().status(), 404);
+    let other = format!("/agents/top/runs/{run_id}?session_id={session_id}");
+    assert_eq!(server.client.get(server.url(&other)).send().await.unwrap().status(), 404);
+
+    // background=true: 202 at once, then pollable on the team's route until it completes.
+    let res = server.post_form("/teams/top/runs", &[("message", "later"), ("background", "true")]).await;
+    assert_eq!(res.status(), 202);
+    let accepted: Value = res.json().await.unwrap();
+    assert_eq!(accepted["status"], "PENDING");
+    let poll = format!(
+        "/teams/top/runs/{}?session_id={}",
+        accepted["run_id"].as_str().unwrap(),
+        accepted["session_id"].as_str().unwrap()
+    );
+    let mut last = Value::Null;
+    for _ in 0..500 {
+        last = server.client.get(server.url(&poll)).send().await.unwrap().json().await.unwrap();
+        if last["status"] == "COMPLETED" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(last["status"], "COMPLETED", "{last}");
+    assert_eq!(last["team_id"], "top");
+    assert_eq!(last["member_responses"].as_array().map(Vec::len), Some(2));
+
     let res = server.client.get(server.url(&format!("/sessions/{session_id}"))).send().await.unwrap();
     let session: Value = res.json().await.unwrap();
     assert_eq!((session["session_type"].as_str(), session["team_id"].as_str()), (Some("team"), Some("top")));
