@@ -268,6 +268,19 @@ async fn team_and_workflow_routes_follow_agno() {
     assert_eq!(res.status(), 409);
     let detail = res.json::<Value>().await.unwrap()["detail"].as_str().unwrap().to_owned();
     assert!(detail.contains("belongs to team runs; a workflow run cannot continue it"), "{detail}");
+    // Sessions filter by team and by workflow.
+    let list = |query: &'static str| {
+        let (client, url) = (server.client.clone(), server.url(&format!("/sessions?{query}")));
+        async move { client.get(url).send().await.unwrap().json::<Value>().await.unwrap()["data"].clone() }
+    };
+    let teams = list("team_id=top").await;
+    assert!(!teams.as_array().unwrap().is_empty() && teams.as_array().unwrap().iter().all(|s| s["team_id"] == "top"));
+    let flows = list("workflow_id=flow").await;
+    assert!(
+        !flows.as_array().unwrap().is_empty() && flows.as_array().unwrap().iter().all(|s| s["workflow_id"] == "flow")
+    );
+    assert_eq!(list("team_id=nope").await, serde_json::json!([]));
+
     // Not from another kind's route.
     let other = format!("/workflows/top/runs/{run_id}?session_id={session_id}");
     assert_eq!(server.client.get(server.url(&other)).send().await.unwrap().status(), 404);

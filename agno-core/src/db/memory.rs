@@ -61,6 +61,8 @@ impl Db for InMemoryDb {
             .values()
             .filter(|s| query.user_id.is_none() || s.user_id == query.user_id)
             .filter(|s| query.agent_id.is_none() || s.agent_id == query.agent_id)
+            .filter(|s| query.team_id.is_none() || s.team_id == query.team_id)
+            .filter(|s| query.workflow_id.is_none() || s.workflow_id == query.workflow_id)
             .filter(|s| query.session_type.is_none_or(|t| s.session_type == t))
             .cloned()
             .collect();

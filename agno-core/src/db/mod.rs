@@ -103,6 +103,10 @@ pub struct SessionQuery {
     pub user_id: Option<String>,
     /// Only this agent's sessions.
     pub agent_id: Option<String>,
+    /// Only this team's sessions.
+    pub team_id: Option<String>,
+    /// Only this workflow's sessions.
+    pub workflow_id: Option<String>,
     /// Only sessions of this type.
     pub session_type: Option<SessionType>,
     /// At most this many, most recently updated first.

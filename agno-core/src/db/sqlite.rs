@@ -352,11 +352,19 @@ impl Db for SqliteDb {
              WHERE (?1 IS NULL OR user_id = ?1)
                AND (?2 IS NULL OR agent_id = ?2)
                AND (?3 IS NULL OR session_type = ?3)
+               AND (?5 IS NULL OR team_id = ?5)
+               AND (?6 IS NULL OR workflow_id = ?6)
              ORDER BY updated_at DESC, session_id
              LIMIT ?4"
         ))?;
-        let mut rows =
-            stmt.query(params![query.user_id, query.agent_id, query.session_type.map(SessionType::as_str), limit])?;
+        let mut rows = stmt.query(params![
+            query.user_id,
+            query.agent_id,
+            query.session_type.map(SessionType::as_str),
+            limit,
+            query.team_id,
+            query.workflow_id
+        ])?;
         let mut sessions = Vec::new();
         while let Some(row) = rows.next()? {
             sessions.push(decode_session(row)?);

@@ -54,6 +54,8 @@ pub(crate) struct ListQuery {
     session_type: Option<String>,
     user_id: Option<String>,
     agent_id: Option<String>,
+    team_id: Option<String>,
+    workflow_id: Option<String>,
     limit: Option<String>,
     page: Option<String>,
 }
@@ -73,7 +75,8 @@ fn positive(name: &str, raw: Option<String>, default: usize) -> Result<usize, Va
     }
 }
 
-/// `GET /sessions?type=agent&user_id=&agent_id=&limit=20&page=1`, newest first.
+/// `GET /sessions?type=agent&user_id=&agent_id=&team_id=&workflow_id=&limit=20&page=1`, newest
+/// first.
 pub(crate) async fn list(
     State(state): State<Arc<AppState>>,
     Query(query): Query<ListQuery>,
@@ -100,6 +103,8 @@ pub(crate) async fn list(
     let all = db(&state)?.list_sessions(&SessionQuery {
         user_id: query.user_id,
         agent_id: query.agent_id,
+        team_id: query.team_id,
+        workflow_id: query.workflow_id,
         session_type,
         limit: None,
     })?;
