@@ -135,6 +135,10 @@ async fn runs_every_hook_after_the_response(server: &Server, log: &Log, path: &s
             .map(|h| format!("{} {}={}", h["hook"], h["runner"], h["runner_id"]).replace('"', ""))
             .collect();
         assert_eq!(described, order, "{path} stream={stream}");
+        // Another runner's route does not show them.
+        let other = if path.starts_with("/teams") { "/workflows/flow" } else { "/teams/top" };
+        let res = server.client.get(server.url(&format!("{other}/runs/{run_id}/hooks"))).send().await.unwrap();
+        assert_eq!(res.status(), 404, "{other} must not show {path}'s hooks");
         let top = path.rsplit('/').next().unwrap();
         for hook in &hooks {
             assert_eq!(hook["run_id"] == run_id.as_str(), hook["runner_id"] == top, "{hook}");

@@ -10,6 +10,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use agno_core::hooks::{BackgroundHook, BackgroundScheduler, HookStage, SharedHook};
+use agno_core::run::RunnerKind;
 use agno_core::{RunContext, Runner};
 use axum::body::Body;
 use bytes::Bytes;
@@ -179,6 +180,8 @@ struct HookSlot {
 /// The background hooks of one run.
 pub(crate) struct RunRecord {
     run_id: String,
+    /// The agent, team or workflow the request was for.
+    owner: Runner,
     hooks: Box<[HookSlot]>,
 }
 
@@ -226,7 +229,7 @@ impl HookLog {
     }
 
     /// Records a run's queued hooks.
-    fn queue(&self, run_id: String, hooks: &[BackgroundHook]) -> Arc<RunRecord> {
+    fn queue(&self, run_id: String, owner: Runner, hooks: &[BackgroundHook]) -> Arc<RunRecord> {
         let slots = hooks
             .iter()
             .map(|h| HookSlot {
@@ -240,7 +243,7 @@ impl HookLog {
                 error: OnceLock::new(),
             })
             .collect();
-        let record = Arc::new(RunRecord { run_id, hooks: slots });
+        let record = Arc::new(RunRecord { run_id, owner, hooks: slots });
         if self.capacity > 0 {
             let mut runs = lock(&self.runs);
             if runs.len() >= self.capacity {
@@ -252,8 +255,12 @@ impl HookLog {
     }
 
     /// The outcomes of a run's background hooks, if the run had any (newest runs first).
-    pub(crate) fn get(&self, run_id: &str) -> Option<Vec<HookOutcome>> {
-        let record = lock(&self.runs).iter().rev().find(|r| r.run_id == run_id).cloned()?;
+    pub(crate) fn get(&self, run_id: &str, kind: RunnerKind, owner_id: &str) -> Option<Vec<HookOutcome>> {
+        let record = lock(&self.runs)
+            .iter()
+            .rev()
+            .find(|r| r.run_id == run_id && r.owner.kind() == kind && r.owner.id() == owner_id)
+            .cloned()?;
         Some(record.outcomes())
     }
 }
@@ -263,6 +270,7 @@ pub(crate) struct HookBatch {
     tracker: Tracker,
     log: Arc<HookLog>,
     run_id: String,
+    owner: Runner,
     collected: Arc<Collected>,
     run_done: Option<oneshot::Receiver<()>>,
 }
@@ -273,10 +281,11 @@ pub(crate) fn batch(
     tracker: &Tracker,
     log: &Arc<HookLog>,
     run_id: String,
+    owner: Runner,
     collected: Arc<Collected>,
     run_done: Option<oneshot::Receiver<()>>,
 ) -> HookBatch {
-    HookBatch { tracker: tracker.clone(), log: Arc::clone(log), run_id, collected, run_done }
+    HookBatch { tracker: tracker.clone(), log: Arc::clone(log), run_id, owner, collected, run_done }
 }
 
 impl HookBatch {
@@ -287,7 +296,7 @@ impl HookBatch {
             tracing::error!(run_id = %self.run_id, "background hooks not run: the response ended outside the server's runtime");
             return;
         }
-        let HookBatch { tracker, log, run_id, collected, run_done } = self;
+        let HookBatch { tracker, log, run_id, owner, collected, run_done } = self;
         let label = run_id.clone();
         tracker.spawn("background hooks", &label, async move {
             if let Some(run_done) = run_done {
@@ -297,7 +306,7 @@ impl HookBatch {
             if hooks.is_empty() {
                 return;
             }
-            let record = log.queue(run_id, &hooks);
+            let record = log.queue(run_id, owner, &hooks);
             for (hook, slot) in hooks.into_iter().zip(record.hooks.iter()) {
                 let span = tracing::info_span!("background_hook", run_id = %record.run_id, hook = %hook.hook_name());
                 slot.status.store(RUNNING, Ordering::Release);

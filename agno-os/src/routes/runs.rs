@@ -202,7 +202,7 @@ async fn create_run(
         // The stream's end may come before the run's (a client that leaves): the hooks wait for it.
         let (done_tx, done_rx) = oneshot::channel::<()>();
         state.runs.start(&run_id, owner, &session_id, RunStatus::Running);
-        let hooks = batch(&state.tracker, &state.hook_log, run_id.clone(), collected, Some(done_rx));
+        let hooks = batch(&state.tracker, &state.hook_log, run_id.clone(), runner.clone(), collected, Some(done_rx));
         let (tx, rx) = mpsc::channel::<Bytes>(64);
         let (task_state, task_run_id, task_session) = (Arc::clone(&state), run_id.clone(), session_id.clone());
         let task_owner = owner_id.clone();
@@ -245,7 +245,14 @@ async fn create_run(
             // If the client leaves while the run goes on, this request is dropped: the guard then
             // hands the hooks over, to start when the run has ended.
             let (done_tx, done_rx) = oneshot::channel::<()>();
-            let hooks = batch(&state.tracker, &state.hook_log, run_id.clone(), Arc::clone(&collected), Some(done_rx));
+            let hooks = batch(
+                &state.tracker,
+                &state.hook_log,
+                run_id.clone(),
+                runner.clone(),
+                Arc::clone(&collected),
+                Some(done_rx),
+            );
             waited = Some(BatchGuard::new(hooks));
             let (task_state, task_run_id) = (Arc::clone(&state), run_id.clone());
             let handle = state.tracker.spawn("run", &run_id, async move {
@@ -271,7 +278,7 @@ async fn create_run(
     // The run has ended: its background hooks can start as soon as the body has gone.
     let hooks = match waited.and_then(BatchGuard::into_batch) {
         Some(hooks) => hooks,
-        None => batch(&state.tracker, &state.hook_log, run_id, collected, None),
+        None => batch(&state.tracker, &state.hook_log, run_id, runner, collected, None),
     };
     let mut response = Response::new(AfterBody::wrap(Body::from(body), hooks));
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -377,7 +384,7 @@ async fn run_hooks(
     state.runner(kind, &owner_id).ok_or_else(|| ApiError::not_found(kind))?;
     let hooks = state
         .hook_log
-        .get(&run_id)
+        .get(&run_id, kind, &owner_id)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "No background hooks recorded for this run (yet)"))?;
     Ok(Json(json!({ "run_id": run_id, "hooks": hooks })))
 }
