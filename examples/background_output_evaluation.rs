@@ -42,7 +42,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // OpenAI when OPENAI_API_KEY is set, the offline model otherwise (for the agent and the judge).
     let model = default_model();
-    let judge = default_model();
+    let judge = std::sync::Arc::clone(&model);
     println!("Model: {}", describe(&*model));
     println!("Judge: {}", describe(&*judge));
 

@@ -22,7 +22,7 @@ impl ApiError {
 
     /// 404 with agno's text for an unknown agent.
     pub fn agent_not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "Agent not found")
+        Self::not_found(agno_core::run::RunnerKind::Agent)
     }
 
     /// 404 `{"detail": "Agent not found"}` (or `Team`, `Workflow`).

@@ -11,7 +11,7 @@ use crate::models::{
     BINARY_VERDICT_INSTRUCTION, Message, Model, ModelError, ModelRequest, NUMERIC_VERDICT_INSTRUCTION, Role,
     default_model,
 };
-use crate::run::{RunOutput, now_unix};
+use crate::run::{RunOutput, Runner, now_unix};
 
 /// The `eval_type` of the rows this evaluation stores.
 pub const EVAL_TYPE_AGENT_AS_JUDGE: &str = "agent_as_judge";
@@ -365,7 +365,7 @@ impl AgentAsJudgeEval {
     }
 
     /// Evaluates, stores, and calls `on_fail`: what the hook does after a run.
-    async fn post_check(&self, run_output: &RunOutput, runner: Runner<'_>) -> Result<(), HookError> {
+    async fn post_check(&self, run_output: &RunOutput, runner: &Runner) -> Result<(), HookError> {
         let evaluation = self.evaluate(run_output).await.map_err(|e| HookError::Failed(Box::new(e)))?;
         tracing::info!(
             eval = self.label(),
@@ -376,9 +376,9 @@ impl AgentAsJudgeEval {
             "evaluation {}",
             if evaluation.passed { "passed" } else { "failed" }
         );
-        match self.inner.db.as_ref().or(runner.db) {
+        match self.inner.db.as_ref().or(runner.db()) {
             Some(db) => {
-                let row = evaluation.to_eval_run(runner.name, &self.inner.additional_guidelines);
+                let row = evaluation.to_eval_run(runner.name(), &self.inner.additional_guidelines);
                 db.save_eval_run(&row).map_err(|e| HookError::Failed(Box::new(e)))?;
             }
             None => tracing::warn!(eval = self.label(), "no database: the evaluation is not stored"),
@@ -390,13 +390,6 @@ impl AgentAsJudgeEval {
         }
         Ok(())
     }
-}
-
-/// What the evaluation needs of the agent, team or workflow whose run it evaluates.
-#[derive(Clone, Copy)]
-struct Runner<'a> {
-    db: Option<&'a Arc<dyn Db>>,
-    name: Option<&'a str>,
 }
 
 /// The first JSON object in `answer` (inside a ```` ``` ```` fence or other text).
@@ -477,13 +470,8 @@ impl Hook for AgentAsJudgeEval {
         if cx.stage == HookStage::Pre {
             return HookCall::done(Err::<(), _>("Pre-hooks are not supported"));
         }
+        let runner = cx.runner();
         let Some(run_output) = cx.run_output else { return HookCall::Done(Err(HookError::Missing("run_output"))) };
-        let runner = match (cx.agent, cx.team, cx.workflow) {
-            (Some(agent), _, _) => Runner { db: agent.db(), name: agent.name() },
-            (_, Some(team), _) => Runner { db: team.db(), name: team.name() },
-            (_, _, Some(workflow)) => Runner { db: workflow.db(), name: workflow.name() },
-            _ => Runner { db: None, name: None },
-        };
         HookCall::Pending(Box::pin(async move { self.post_check(run_output, runner).await }))
     }
 }

@@ -144,9 +144,16 @@ pub struct HookContext<'a> {
     pub debug_mode: bool,
     /// The task handle of the run's session (present when a hook of the agent asks for it).
     pub tasks: Option<&'a Tasks>,
+    /// The agent, team or workflow that runs (the one of the three fields above that is set).
+    runner: &'a Runner,
 }
 
 impl<'a> HookContext<'a> {
+    /// The agent, team or workflow that runs, whichever it is.
+    pub fn runner(&self) -> &'a Runner {
+        self.runner
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         stage: HookStage,
@@ -163,7 +170,7 @@ impl<'a> HookContext<'a> {
             Runner::Team(team) => (None, Some(team), None),
             Runner::Workflow(workflow) => (None, None, Some(workflow)),
         };
-        Self { stage, run_input, run_output, run_context, agent, team, workflow, session, debug_mode, tasks }
+        Self { stage, run_input, run_output, run_context, agent, team, workflow, session, debug_mode, tasks, runner }
     }
 }
 

@@ -11,6 +11,8 @@
 //! `StepStarted`, `StepCompleted`, `WorkflowCompleted`, `WorkflowError`). The events of member
 //! and step runs are streamed too, with their own ids, `parent_run_id` and `nested_depth`.
 
+use std::borrow::Cow;
+
 use serde::de::Error as _;
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -47,31 +49,68 @@ pub struct RunEvent {
     pub nested_depth: u32,
 }
 
-/// The fields of a [`RunEvent`] besides its kind, as they are serialised.
+/// The fields of a [`RunEvent`] besides its kind, as they are serialised (borrowed from the
+/// event when writing, owned when reading).
 #[derive(Serialize, Deserialize)]
-struct Common {
+struct Common<'a> {
     created_at: i64,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    agent_id: String,
+    #[serde(default, skip_serializing_if = "str::is_empty")]
+    agent_id: Cow<'a, str>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    agent_name: Option<String>,
+    agent_name: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    team_id: Option<String>,
+    team_id: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    team_name: Option<String>,
+    team_name: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    workflow_id: Option<String>,
+    workflow_id: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    workflow_name: Option<String>,
-    run_id: String,
-    session_id: String,
+    workflow_name: Option<Cow<'a, str>>,
+    run_id: Cow<'a, str>,
+    session_id: Cow<'a, str>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    parent_run_id: Option<String>,
+    parent_run_id: Option<Cow<'a, str>>,
     #[serde(default)]
     nested_depth: u32,
 }
 
+/// A borrowed optional text.
+fn cow(text: &Option<String>) -> Option<Cow<'_, str>> {
+    text.as_deref().map(Cow::Borrowed)
+}
+
+/// An owned optional text.
+fn owned(text: Option<Cow<'_, str>>) -> Option<String> {
+    text.map(Cow::into_owned)
+}
+
 impl RunEvent {
+    /// An event of the run `run_id` of the agent, team or workflow `runner` (the id in the field
+    /// its kind names), at the top level, without names; set the other fields as needed.
+    pub fn new(kind: RunEventKind, runner: (RunnerKind, &str), run_id: &str, session_id: &str) -> Self {
+        let mut event = Self {
+            created_at: super::now_unix(),
+            kind,
+            agent_id: String::new(),
+            agent_name: None,
+            team_id: None,
+            team_name: None,
+            workflow_id: None,
+            workflow_name: None,
+            run_id: run_id.to_owned(),
+            session_id: session_id.to_owned(),
+            parent_run_id: None,
+            nested_depth: 0,
+        };
+        let (runner_kind, id) = runner;
+        match runner_kind {
+            RunnerKind::Agent => event.agent_id = id.to_owned(),
+            RunnerKind::Team => event.team_id = Some(id.to_owned()),
+            RunnerKind::Workflow => event.workflow_id = Some(id.to_owned()),
+        }
+        event
+    }
+
     /// What emitted the event.
     pub fn scope(&self) -> RunnerKind {
         if self.team_id.is_some() {
@@ -121,32 +160,37 @@ fn base_name(wire: &str) -> &str {
 
 impl Serialize for RunEvent {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Wire<'a, F> {
+            #[serde(flatten)]
+            common: Common<'a>,
+            #[serde(flatten)]
+            fields: F,
+        }
+        let common = Common {
+            created_at: self.created_at,
+            agent_id: Cow::Borrowed(&self.agent_id),
+            agent_name: cow(&self.agent_name),
+            team_id: cow(&self.team_id),
+            team_name: cow(&self.team_name),
+            workflow_id: cow(&self.workflow_id),
+            workflow_name: cow(&self.workflow_name),
+            run_id: Cow::Borrowed(&self.run_id),
+            session_id: Cow::Borrowed(&self.session_id),
+            parent_run_id: cow(&self.parent_run_id),
+            nested_depth: self.nested_depth,
+        };
+        let name = self.name();
+        if name == self.kind.name() {
+            // The kind's own tag is the wire name (agent events).
+            return Wire { common, fields: &self.kind }.serialize(serializer);
+        }
         let mut fields = match serde_json::to_value(&self.kind).map_err(S::Error::custom)? {
             Value::Object(fields) => fields,
             _ => return Err(S::Error::custom("an event kind serialises to an object")),
         };
-        fields.insert("event".to_owned(), Value::String(self.name().to_owned()));
-        let common = Common {
-            created_at: self.created_at,
-            agent_id: self.agent_id.clone(),
-            agent_name: self.agent_name.clone(),
-            team_id: self.team_id.clone(),
-            team_name: self.team_name.clone(),
-            workflow_id: self.workflow_id.clone(),
-            workflow_name: self.workflow_name.clone(),
-            run_id: self.run_id.clone(),
-            session_id: self.session_id.clone(),
-            parent_run_id: self.parent_run_id.clone(),
-            nested_depth: self.nested_depth,
-        };
-        #[derive(Serialize)]
-        struct Wire<'a> {
-            #[serde(flatten)]
-            common: &'a Common,
-            #[serde(flatten)]
-            fields: &'a Map<String, Value>,
-        }
-        Wire { common: &common, fields: &fields }.serialize(serializer)
+        fields.insert("event".to_owned(), Value::String(name.to_owned()));
+        Wire { common, fields }.serialize(serializer)
     }
 }
 
@@ -156,20 +200,21 @@ impl<'de> Deserialize<'de> for RunEvent {
         let wire = fields.get("event").and_then(Value::as_str).ok_or_else(|| D::Error::missing_field("event"))?;
         let base = base_name(wire).to_owned();
         fields.insert("event".to_owned(), Value::String(base));
-        let common = Common::deserialize(Value::Object(fields.clone())).map_err(D::Error::custom)?;
-        let kind = RunEventKind::deserialize(Value::Object(fields)).map_err(D::Error::custom)?;
+        let fields = Value::Object(fields);
+        let common = Common::deserialize(&fields).map_err(D::Error::custom)?;
+        let kind = RunEventKind::deserialize(&fields).map_err(D::Error::custom)?;
         Ok(Self {
             created_at: common.created_at,
             kind,
-            agent_id: common.agent_id,
-            agent_name: common.agent_name,
-            team_id: common.team_id,
-            team_name: common.team_name,
-            workflow_id: common.workflow_id,
-            workflow_name: common.workflow_name,
-            run_id: common.run_id,
-            session_id: common.session_id,
-            parent_run_id: common.parent_run_id,
+            agent_id: common.agent_id.into_owned(),
+            agent_name: owned(common.agent_name),
+            team_id: owned(common.team_id),
+            team_name: owned(common.team_name),
+            workflow_id: owned(common.workflow_id),
+            workflow_name: owned(common.workflow_name),
+            run_id: common.run_id.into_owned(),
+            session_id: common.session_id.into_owned(),
+            parent_run_id: owned(common.parent_run_id),
             nested_depth: common.nested_depth,
         })
     }
@@ -377,6 +422,11 @@ mod tests {
         let step = RunEvent { kind: RunEventKind::StepStarted { step_name: "a".into(), step_index: 0 }, ..workflow };
         assert_eq!(step.name(), "StepStarted");
         assert!(serde_json::from_value::<RunEvent>(serde_json::json!({"event": "Nope"})).is_err());
+        let made = RunEvent::new(RunEventKind::RunContentCompleted {}, (RunnerKind::Team, "t"), "r", "s");
+        assert_eq!(
+            (made.team_id.as_deref(), made.agent_id.as_str(), made.name()),
+            (Some("t"), "", "TeamRunContentCompleted")
+        );
         let done = RunEventKind::RunContentCompleted {};
         assert_eq!(serde_json::to_value(&done).unwrap(), serde_json::json!({"event": "RunContentCompleted"}));
     }

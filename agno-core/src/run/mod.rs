@@ -15,7 +15,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::models::Message;
+use crate::models::{Message, Usage};
 pub use events::{RunEvent, RunEventKind};
 pub use pipeline::{BackgroundMode, RunBuilder};
 pub use runner::{Runner, RunnerKind};
@@ -153,6 +153,30 @@ pub struct RunMetrics {
     /// Seconds the run took.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
+}
+
+/// The sum of two token counts, `None` only when neither is known.
+fn sum_tokens(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+    }
+}
+
+impl RunMetrics {
+    /// Takes the token counts a model reported (the total is their sum).
+    pub(crate) fn set_usage(&mut self, usage: Usage) {
+        self.input_tokens = usage.input_tokens;
+        self.output_tokens = usage.output_tokens;
+        self.total_tokens = sum_tokens(usage.input_tokens, usage.output_tokens);
+    }
+
+    /// Adds another run's token counts (a team member's) to these.
+    pub(crate) fn add_tokens(&mut self, other: &RunMetrics) {
+        self.input_tokens = sum_tokens(self.input_tokens, other.input_tokens);
+        self.output_tokens = sum_tokens(self.output_tokens, other.output_tokens);
+        self.total_tokens = sum_tokens(self.total_tokens, other.total_tokens);
+    }
 }
 
 /// What a run knows about itself; handed to hooks as `run_context`.

@@ -176,12 +176,7 @@ impl RunBuilder {
     }
 
     pub(crate) fn into_future_with(self, sink: Option<EventSink>) -> BoxFuture<'static, Result<RunOutput>> {
-        let span = tracing::info_span!(
-            "run",
-            kind = self.runner.kind().as_str(),
-            id = %self.runner.id(),
-            run_id = tracing::field::Empty
-        );
+        let span = run_span(&self.runner);
         Box::pin(execute(self, sink).instrument(span))
     }
 }
@@ -196,7 +191,7 @@ impl IntoFuture for RunBuilder {
 }
 
 /// Why a run stopped early.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) enum Stop {
     Input(InputCheckError),
     Output(OutputCheckError),
@@ -430,12 +425,7 @@ pub(crate) async fn call_model(
     output.content = Some(content);
     output.messages = Some(messages);
     output.metrics.time_to_first_token = first_token;
-    output.metrics.input_tokens = usage.input_tokens;
-    output.metrics.output_tokens = usage.output_tokens;
-    output.metrics.total_tokens = match (usage.input_tokens, usage.output_tokens) {
-        (None, None) => None,
-        (i, o) => Some(i.unwrap_or(0) + o.unwrap_or(0)),
-    };
+    output.metrics.set_usage(usage);
     emitter.emit(|| RunEventKind::ModelRequestCompleted {
         model: model.id().to_owned(),
         model_provider: model.provider().to_owned(),
@@ -579,6 +569,11 @@ fn tree<'a>(run: &'a RunOutput, into: &mut Vec<&'a RunOutput>) {
     into.push(run);
 }
 
+/// The span of one run (its `run_id` is recorded when the run starts).
+fn run_span(runner: &Runner) -> tracing::Span {
+    tracing::info_span!("run", kind = runner.kind().as_str(), id = %runner.id(), run_id = tracing::field::Empty)
+}
+
 /// Runs the pipeline. `sink` is set when the caller streams.
 pub(crate) async fn execute(run: RunBuilder, sink: Option<EventSink>) -> Result<RunOutput> {
     // The steps' state lives in one box, so this future (moved into the caller's box, the
@@ -592,7 +587,7 @@ fn run_boxed<'a>(
     sink: Option<EventSink>,
     handover: &'a mut Handover,
 ) -> BoxFuture<'a, Result<RunOutput>> {
-    let span = tracing::info_span!("run", kind = run.runner.kind().as_str(), id = %run.runner.id(), run_id = tracing::field::Empty);
+    let span = run_span(&run.runner);
     Box::pin(run_to_end(run, sink, Some(handover)).instrument(span))
 }
 
@@ -689,18 +684,17 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
             Box::new(Stream {
                 sink,
                 head: RunEvent {
-                    created_at: 0,
-                    kind: RunEventKind::RunContentCompleted {},
-                    agent_id: output.agent_id.clone(),
                     agent_name: output.agent_name.clone(),
-                    team_id: output.team_id.clone(),
                     team_name: output.team_name.clone(),
-                    workflow_id: output.workflow_id.clone(),
                     workflow_name: output.workflow_name.clone(),
-                    run_id: output.run_id.clone(),
-                    session_id: output.session_id.clone(),
                     parent_run_id: output.parent_run_id.clone(),
                     nested_depth: depth,
+                    ..RunEvent::new(
+                        RunEventKind::RunContentCompleted {},
+                        output.runner(),
+                        &output.run_id,
+                        &output.session_id,
+                    )
                 },
             })
         }),
@@ -776,9 +770,9 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
         }
     };
     output.events = emitter.stored.take();
-    // The session row, for a top-level run that stores.
+    // The session row, for a top-level run that stores (taken before the context is shared).
     let row = match (&parent, &common.db) {
-        (None, Some(_)) => Some(session_row(&runner, &session, &run_context)),
+        (None, Some(db)) => Some((db, session_row(&runner, &session, &run_context))),
         _ => None,
     };
 
@@ -813,8 +807,8 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
         return Ok(output);
     }
 
-    let saved = match (&common.db, &row) {
-        (Some(db), Some(row)) => {
+    let saved = match &row {
+        Some((db, row)) => {
             // Every run of the tree in one call (one transaction in SQLite), children first.
             let mut runs = Vec::new();
             for child in &child_runs {
@@ -823,12 +817,12 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
             tree(&output, &mut runs);
             db.save_runs(row, &runs)
         }
-        _ => Ok(()),
+        None => Ok(()),
     };
     if let Some(scheduler) = &mode.scheduler
         && !jobs.is_empty()
     {
-        scheduler.schedule(std::mem::take(&mut jobs));
+        scheduler.schedule(jobs);
     }
     saved?;
     if let (Some(event), Some(stream)) = (final_event, &emitter.stream) {

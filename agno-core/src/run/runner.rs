@@ -38,10 +38,16 @@ pub enum RunnerKind {
 impl RunnerKind {
     /// `"agent"`, `"team"` or `"workflow"` (agno's `run_type` and session type values).
     pub fn as_str(self) -> &'static str {
+        self.session_type().as_str()
+    }
+
+    /// The field naming a runner of this kind in runs and events: `"agent_id"`, `"team_id"` or
+    /// `"workflow_id"`.
+    pub fn id_field(self) -> &'static str {
         match self {
-            Self::Agent => "agent",
-            Self::Team => "team",
-            Self::Workflow => "workflow",
+            Self::Agent => "agent_id",
+            Self::Team => "team_id",
+            Self::Workflow => "workflow_id",
         }
     }
 

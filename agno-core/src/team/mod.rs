@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use crate::agent::{Agent, system_message};
 use crate::error::{Error, Result};
-use crate::models::{Model, ModelError, ModelRequest, OfflineModel, Role};
+use crate::models::{Message, Model, ModelError, ModelRequest, OfflineModel, Role};
 use crate::run::pipeline::{Children, Emitter, Stop, call_model};
 use crate::run::runner::{Base, RunnerKind, Settings, base_accessors, settings_methods};
 use crate::run::{RunBuilder, RunEventKind, RunInput, RunMetrics, RunOutput, Runner};
@@ -278,7 +278,7 @@ pub(crate) async fn respond(
         TeamMode::Route => {
             let chosen = choose_member(team, &text, &mut output.metrics).await?;
             let (answer, stop) = children.run(chosen.runner(), input).await.map_err(internal)?;
-            add_tokens(&mut output.metrics, &answer.metrics);
+            output.metrics.add_tokens(&answer.metrics);
             // The member's content has streamed already (as its own events): the team only
             // marks its answer complete, so a client joining content pieces gets it once.
             output.content = answer.content.clone();
@@ -296,9 +296,8 @@ pub(crate) async fn respond(
             }
             let prompt = combine_prompt(&text, &output.member_responses);
             call_model(team.model(), team.system_message(), prompt, output, emitter).await.map_err(Stop::Model)?;
-            let members: Vec<RunMetrics> = output.member_responses.iter().map(|r| r.metrics.clone()).collect();
-            for metrics in &members {
-                add_tokens(&mut output.metrics, metrics);
+            for member in &output.member_responses {
+                output.metrics.add_tokens(&member.metrics);
             }
             Ok(())
         }
@@ -308,17 +307,6 @@ pub(crate) async fn respond(
 /// A failure to run a member at all (not a member's own error).
 fn internal(error: Error) -> Stop {
     Stop::Model(ModelError::new(format!("a team member could not run: {error}")))
-}
-
-/// Adds a member's token counts to the team's.
-fn add_tokens(team: &mut RunMetrics, member: &RunMetrics) {
-    let add = |a: Option<u64>, b: Option<u64>| match (a, b) {
-        (None, None) => None,
-        (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
-    };
-    team.input_tokens = add(team.input_tokens, member.input_tokens);
-    team.output_tokens = add(team.output_tokens, member.output_tokens);
-    team.total_tokens = add(team.total_tokens, member.total_tokens);
 }
 
 /// The lower-case words of `text` (runs of letters and digits).
@@ -376,19 +364,9 @@ async fn choose_member(team: &Team, text: &str, metrics: &mut RunMetrics) -> Res
         system.push_str("\n\n");
         system.push_str(own);
     }
-    let request = ModelRequest {
-        messages: vec![
-            crate::models::Message::new(Role::System, system),
-            crate::models::Message::new(Role::User, text),
-        ],
-    };
+    let request = ModelRequest { messages: vec![Message::new(Role::System, system), Message::new(Role::User, text)] };
     let reply = model.invoke(&request).await.map_err(Stop::Model)?;
-    metrics.input_tokens = reply.usage.input_tokens;
-    metrics.output_tokens = reply.usage.output_tokens;
-    metrics.total_tokens = match (reply.usage.input_tokens, reply.usage.output_tokens) {
-        (None, None) => None,
-        (i, o) => Some(i.unwrap_or(0) + o.unwrap_or(0)),
-    };
+    metrics.set_usage(reply.usage);
     let i = members
         .iter()
         .position(|m| reply.content.trim().eq_ignore_ascii_case(m.id()))

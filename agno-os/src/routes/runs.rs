@@ -82,24 +82,16 @@ fn sse_frame(event: &RunEvent) -> Bytes {
     Bytes::from(format!("event: {}\ndata: {data}\n\n", event.name()))
 }
 
-/// The frame sent when the run cannot be stored (an infrastructure error), named as the runner's
+/// The frame sent when the run cannot be stored (an infrastructure error): the runner's own
 /// error event (`RunError`, `TeamRunError`, `WorkflowError`).
 fn error_frame(error: &agno_core::Error, owner: (RunnerKind, &str), run_id: &str, session_id: &str) -> Bytes {
-    let (kind, id) = owner;
-    let name = match kind {
-        RunnerKind::Agent => "RunError",
-        RunnerKind::Team => "TeamRunError",
-        RunnerKind::Workflow => "WorkflowError",
+    let kind = RunEventKind::RunError {
+        content: error.to_string(),
+        error_type: "internal_error".to_owned(),
+        error_id: None,
+        additional_data: None,
     };
-    let data = json!({
-        "event": name,
-        "content": error.to_string(),
-        "error_type": "internal_error",
-        format!("{}_id", kind.as_str()): id,
-        "run_id": run_id,
-        "session_id": session_id,
-    });
-    Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
+    sse_frame(&RunEvent::new(kind, owner, run_id, session_id))
 }
 
 /// The SSE body: frames from the run task.
@@ -265,8 +257,7 @@ async fn create_run(
             match handle.await {
                 Ok(output) => output?,
                 Err(join) if join.is_cancelled() => {
-                    let id_key = format!("{}_id", kind.as_str());
-                    let body = json!({"run_id": run_id, "session_id": session_id, id_key: owner_id, "status": "CANCELLED", "content": "Run cancelled"});
+                    let body = json!({"run_id": run_id, "session_id": session_id, kind.id_field(): owner_id, "status": "CANCELLED", "content": "Run cancelled"});
                     return Ok(Json(body).into_response());
                 }
                 Err(join) => return Err(ApiError::internal(join)),
@@ -341,8 +332,7 @@ async fn get_run(
         .filter(|e| e.kind == kind && e.owner_id == owner_id && e.session_id == session_id)
         .map(|e| e.status);
     if let Some(status) = in_flight {
-        let id_key = format!("{}_id", kind.as_str());
-        let body = json!({ "run_id": run_id, id_key: owner_id, "session_id": session_id, "status": status });
+        let body = json!({ "run_id": run_id, kind.id_field(): owner_id, "session_id": session_id, "status": status });
         return Ok(Json(body).into_response());
     }
     let db = runner.db().ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "Run not found"))?;
