@@ -6,16 +6,19 @@
 //! The server answers one request per connection from a script, and records the requests.
 //! Nothing here measures time; retry waits are set to a millisecond.
 
+mod common;
+
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agno::models::openai::{OpenAIChat, OpenAIResponses};
 use agno::prelude::*;
-use agno::run::RunStream;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+use common::model_runs::{assert_completed, assert_error, drain, split_awkwardly};
 
 const KEY: &str = "sk-test-SECRET-0123456789";
 
@@ -145,38 +148,6 @@ fn agent(model: impl agno::models::Model) -> Agent {
     Agent::builder().id("openai-agent").instructions("Be brief.").model(model).build().unwrap()
 }
 
-async fn drain(mut stream: RunStream) -> (Vec<String>, RunOutput) {
-    let mut pieces = Vec::new();
-    while let Some(event) = stream.next().await {
-        if let RunEventKind::RunContent { content, .. } = event.unwrap().kind {
-            pieces.push(content);
-        }
-    }
-    (pieces, stream.into_output().expect("the stream finished"))
-}
-
-/// A completed run with this content and these token counts.
-fn assert_completed(out: &RunOutput, content: &str, input: u64, output: u64) {
-    assert_eq!(out.status, RunStatus::Completed, "{:?}", out.content);
-    assert_eq!(out.content.as_deref(), Some(content));
-    assert_eq!(out.metrics.input_tokens, Some(input));
-    assert_eq!(out.metrics.output_tokens, Some(output));
-    assert_eq!(out.metrics.total_tokens, Some(input + output));
-    assert!(out.metrics.time_to_first_token.is_some());
-    assert!(out.metrics.duration.is_some());
-}
-
-/// A failed run whose message contains every one of `needles` and never the key.
-fn assert_error(out: &RunOutput, needles: &[&str]) {
-    assert_eq!(out.status, RunStatus::Error);
-    let content = out.content.as_deref().unwrap_or("");
-    for needle in needles {
-        assert!(content.contains(needle), "`{needle}` not in {content:?}");
-    }
-    let whole = serde_json::to_string(out).unwrap();
-    assert!(!whole.contains(KEY) && !whole.contains("SECRET"), "the key leaked: {whole}");
-}
-
 fn chat_completion(content: &str) -> Value {
     json!({
         "id": "chatcmpl-abc", "object": "chat.completion", "created": 1_700_000_000, "model": "gpt-4o-2024-08-06",
@@ -215,25 +186,6 @@ fn chat_stream_pieces() -> Vec<String> {
     let mut text: String = frames.iter().map(|f| format!("data: {f}\n\n")).collect();
     text.push_str("data: [DONE]\n\n");
     split_awkwardly(&text)
-}
-
-/// Cuts `text` into pieces of about 1, 7, 13, 2, 31, ... bytes (moved to the next character
-/// boundary; cuts inside a UTF-8 character are covered by the SSE parser's unit tests).
-fn split_awkwardly(text: &str) -> Vec<String> {
-    let sizes = [1usize, 7, 13, 2, 31, 5, 64, 3];
-    let mut pieces = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    while start < text.len() {
-        let mut end = (start + sizes[i % sizes.len()]).min(text.len());
-        while !text.is_char_boundary(end) {
-            end += 1;
-        }
-        pieces.push(text[start..end].to_owned());
-        start = end;
-        i += 1;
-    }
-    pieces
 }
 
 fn responses_stream_text() -> String {

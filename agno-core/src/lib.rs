@@ -24,6 +24,7 @@
 
 pub mod agent;
 pub mod checks;
+pub mod claude_code;
 pub mod db;
 pub mod error;
 pub mod eval;
@@ -63,6 +64,10 @@ pub mod prelude {
 /// Items the macros' generated code uses. Not a public API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::claude_code::HookEvent;
+    pub use crate::claude_code::handler::{
+        EventType, FromCwd, FromEvent, FromSessionId, FromTranscript, Handler, HandlerCall, HandlerContext,
+    };
     pub use crate::hooks::params::{
         FromAgent, FromDebugMode, FromMetadata, FromRunContext, FromRunInput, FromRunOutput, FromSession, FromTasks,
         FromTeam, FromUserId, FromWorkflow,

@@ -8,13 +8,22 @@ use syn::{FnArg, Pat, ReturnType, Signature, Type};
 use crate::args::{self, HookArgs};
 use crate::errors::Errors;
 use crate::item::{self, FnItem, Macro, at, impl_trait};
-use crate::params::{self, ParamDef, Source};
+use crate::params::{self, ClaudeSource, ParamDef, Source};
 use crate::suggest::did_you_mean;
 
-/// One checked parameter: its entry in the name table and its type.
+/// One checked parameter: its entry in the name table, its name and its type.
 struct Param<'f> {
     def: &'static ParamDef,
+    ident: &'f Ident,
     ty: &'f Type,
+}
+
+/// What a function becomes: an agent hook, a Claude Code handler, or both (when nothing it
+/// takes or returns belongs to one of them only).
+#[derive(Clone, Copy)]
+struct Targets {
+    agent: bool,
+    claude: bool,
 }
 
 /// Expands `#[hook(args)] item`. On any error the item comes back unchanged, followed by every
@@ -30,8 +39,9 @@ pub(crate) fn hook(args: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
     let params = check_signature(&func.sig, &args, &mut errors);
+    let targets = targets(&func.sig, &args, &params, &mut errors);
     match errors.finish() {
-        Ok(()) => generate(&func, &args, &params),
+        Ok(()) => generate(&func, &args, &params, targets),
         Err(err) => {
             let mut tokens = item;
             tokens.extend(err.into_compile_error());
@@ -94,11 +104,141 @@ fn check_signature<'f>(sig: &'f Signature, args: &HookArgs, errors: &mut Errors)
             errors.push(syn::Error::new_spanned(ty, message));
             ok = false;
         }
+        if def.claude == Some(ClaudeSource::Event) && !is_event_type(&arg.ty) {
+            errors.push(syn::Error::new_spanned(
+                &arg.ty,
+                format!(
+                    "`event` must be a reference to a Claude Code event type: {}, or `&HookEvent` for any event",
+                    EVENT_TYPES.iter().map(|e| format!("`&{e}`")).collect::<Vec<_>>().join(", ")
+                ),
+            ));
+            ok = false;
+        }
         if ok {
-            params.push(Param { def, ty: &arg.ty });
+            params.push(Param { def, ident, ty: &arg.ty });
         }
     }
     params
+}
+
+/// The event types a handler's `event` may name (besides `HookEvent`).
+const EVENT_TYPES: &[&str] = &[
+    "PreToolUse",
+    "PostToolUse",
+    "PermissionRequest",
+    "UserPromptSubmit",
+    "Stop",
+    "SubagentStop",
+    "SessionStart",
+    "SessionEnd",
+    "PreCompact",
+    "Notification",
+];
+
+/// Whether a type is, as written, a shared reference to an event type (any path ending in one).
+fn is_event_type(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(r) if r.mutability.is_none() => match &*r.elem {
+            Type::Path(p) => {
+                p.qself.is_none()
+                    && p.path.segments.last().is_some_and(|last| {
+                        last.arguments.is_empty()
+                            && (last.ident == "HookEvent" || EVENT_TYPES.iter().any(|e| last.ident == e))
+                    })
+            }
+            Type::Paren(inner) => {
+                is_event_type(&Type::Reference(syn::TypeReference { elem: inner.elem.clone(), ..r.clone() }))
+            }
+            _ => false,
+        },
+        Type::Paren(p) => is_event_type(&p.elem),
+        Type::Group(g) => is_event_type(&g.elem),
+        _ => false,
+    }
+}
+
+/// Decides what the function becomes, and reports a mix of agent and Claude Code parameters.
+fn targets(sig: &Signature, args: &HookArgs, params: &[Param<'_>], errors: &mut Errors) -> Targets {
+    let agent_only = params.iter().position(|p| p.def.claude.is_none());
+    let claude_only = params.iter().position(|p| p.def.source.is_none());
+    if let (Some(agent), Some(claude)) = (agent_only, claude_only) {
+        let (first, second) = (&params[agent.min(claude)], &params[agent.max(claude)]);
+        let kind = |p: &Param<'_>| if p.def.source.is_none() { "a Claude Code handler" } else { "an agent hook" };
+        errors.push(syn::Error::new(
+            second.ident.span(),
+            format!(
+                "`{}` is a parameter of {}, but `{}` one of {}: a function is one or the other",
+                second.def.name,
+                kind(second),
+                first.def.name,
+                kind(first)
+            ),
+        ));
+    }
+    if claude_only.is_some() && args.run_in_background {
+        errors.push(syn::Error::new(
+            sig.ident.span(),
+            "`run_in_background` is for agent hooks: a Claude Code handler answers at once; \
+             put slow work in a `#[task]` and add it with `tasks.add(..)`",
+        ));
+    }
+    let (agent_return, claude_return) = match &sig.output {
+        ReturnType::Default => (true, false),
+        ReturnType::Type(_, ty) => (returns_unit_or_unit_result(ty), mentions_response(ty)),
+    };
+    // With nothing that belongs to one side, a function returning `()` is both, one returning a
+    // `Response` is a handler, and one returning anything else gets the agent hook's message.
+    Targets {
+        agent: claude_only.is_none() && (agent_only.is_some() || agent_return || !claude_return),
+        claude: agent_only.is_none() && (claude_only.is_some() || agent_return || claude_return),
+    }
+}
+
+/// Whether a return type names `Response` (a Claude Code handler's answer).
+fn mentions_response(ty: &Type) -> bool {
+    fn find(tokens: TokenStream) -> bool {
+        tokens.into_iter().any(|token| match token {
+            proc_macro2::TokenTree::Ident(ident) => ident == "Response",
+            proc_macro2::TokenTree::Group(group) => find(group.stream()),
+            _ => false,
+        })
+    }
+    find(quote!(#ty))
+}
+
+/// Whether a return type is, as written, `()` or `Result<(), ..>` (what agent hooks return).
+fn returns_unit_or_unit_result(ty: &Type) -> bool {
+    match ty {
+        Type::Tuple(t) => t.elems.is_empty(),
+        Type::Paren(p) => returns_unit_or_unit_result(&p.elem),
+        Type::Group(g) => returns_unit_or_unit_result(&g.elem),
+        Type::Path(p) => p.path.segments.last().is_some_and(|last| {
+            last.ident == "Result"
+                && matches!(&last.arguments, syn::PathArguments::AngleBracketed(a)
+                    if matches!(a.args.first(), Some(syn::GenericArgument::Type(first)) if returns_unit_or_unit_result(first)))
+        }),
+        _ => false,
+    }
+}
+
+/// The type with every elided reference lifetime made `'static`, for use outside a function body.
+fn with_static_lifetimes(ty: &Type) -> Type {
+    let mut ty = ty.clone();
+    fn visit(ty: &mut Type) {
+        match ty {
+            Type::Reference(r) => {
+                if r.lifetime.is_none() {
+                    r.lifetime = Some(syn::Lifetime::new("'static", r.and_token.span));
+                }
+                visit(&mut r.elem);
+            }
+            Type::Paren(p) => visit(&mut p.elem),
+            Type::Group(g) => visit(&mut g.elem),
+            _ => {}
+        }
+    }
+    visit(&mut ty);
+    ty
 }
 
 /// The name of a parameter, or an error if its pattern is not a plain name.
@@ -149,8 +289,9 @@ fn mut_reference(ty: &Type) -> Option<&Type> {
 }
 
 /// Writes the hook type: a unit struct named after the function, an inherent impl with
-/// `DESCRIPTOR` and the function as `func`, the `Hook` impl, and the registry entry.
-fn generate(func: &FnItem, args: &HookArgs, params: &[Param<'_>]) -> TokenStream {
+/// `DESCRIPTOR` and the function as `func`, the registry entry, and the `Hook` impl (agent
+/// hooks) and/or the `Handler` impl (Claude Code handlers).
+fn generate(func: &FnItem, args: &HookArgs, params: &[Param<'_>], targets: Targets) -> TokenStream {
     let krate = args.krate.clone().unwrap_or_else(|| syn::parse_quote!(::agno));
     let private = quote!(#krate::__private);
     let FnItem { vis, sig, body, .. } = func;
@@ -161,54 +302,8 @@ fn generate(func: &FnItem, args: &HookArgs, params: &[Param<'_>]) -> TokenStream
     let (cfgs, docs, others) = func.split_attrs();
     let mut inner_sig = sig.clone();
     inner_sig.ident = Ident::new("func", ident.span());
-
-    let param_consts = params.iter().map(|p| {
-        let Param { def, ty } = p;
-        let trait_ = def.trait_path(&krate);
-        quote_spanned!(at(ty)=> .union(<#ty as #trait_>::PARAM))
-    });
-
-    let mut fields: Vec<&str> = params.iter().map(|p| p.def.source.field()).collect();
-    fields.sort_unstable();
-    fields.dedup();
-    let bindings = fields.iter().map(|f| {
-        let (field, local) = (format_ident!("{f}"), local(f));
-        quote!(#field: #local)
-    });
-    let unwraps = params.iter().filter_map(|p| match p.def.source {
-        Source::Required(field) => {
-            let local = local(field);
-            Some(quote! {
-                let ::core::option::Option::Some(#local) = #local else {
-                    return ::core::result::Result::Ok(#private::HookCall::Done(
-                        ::core::result::Result::Err(#private::HookError::Missing(#field)),
-                    ));
-                };
-            })
-        }
-        Source::Field(_) => None,
-    });
-    let call_args = params.iter().map(|p| {
-        let Param { def, ty } = p;
-        let trait_ = def.trait_path(&krate);
-        let method = format_ident!("{}", def.method);
-        let source = local(def.source.field());
-        quote_spanned!(at(ty)=> <#ty as #trait_>::#method(#source))
-    });
-    // A return type that is not `()` or `Result<(), E>` is reported on the return type.
-    let finish = match &sig.output {
-        ReturnType::Type(_, ty) if sig.asyncness.is_none() && impl_trait(ty).is_none() => {
-            quote_spanned!(at(ty)=> #private::HookCall::done::<#ty>(__result))
-        }
-        ReturnType::Type(_, ty) => {
-            let constructor = if sig.asyncness.is_some() { quote!(pending) } else { quote!(done) };
-            quote_spanned!(at(ty)=> #private::HookCall::#constructor(__result))
-        }
-        ReturnType::Default if sig.asyncness.is_some() => {
-            quote_spanned!(at(ident)=> #private::HookCall::pending(__result))
-        }
-        ReturnType::Default => quote!(#private::HookCall::done(__result)),
-    };
+    let agent = targets.agent.then(|| agent_impl(sig, params, &krate, &name, background));
+    let claude = targets.claude.then(|| claude_impl(sig, params, &krate, &name));
 
     quote! {
         #(#cfgs)*
@@ -225,7 +320,77 @@ fn generate(func: &FnItem, args: &HookArgs, params: &[Param<'_>]) -> TokenStream
             /// The function written under `#[hook]`, unchanged; call it directly.
             #(#others)*
             #vis #inner_sig #body
+        }
 
+        #(#cfgs)*
+        #agent
+
+        #(#cfgs)*
+        #claude
+
+        #(#cfgs)*
+        #private::inventory::submit! { #ident::DESCRIPTOR }
+    }
+}
+
+/// How the function's result becomes the call (`done` for sync functions, `pending` for async
+/// ones); a wrong return type is reported on the return type.
+fn finish(sig: &Signature, call: &TokenStream) -> TokenStream {
+    match &sig.output {
+        ReturnType::Type(_, ty) if sig.asyncness.is_none() && impl_trait(ty).is_none() => {
+            quote_spanned!(at(ty)=> #call::done::<#ty>(__result))
+        }
+        ReturnType::Type(_, ty) => {
+            let constructor = if sig.asyncness.is_some() { quote!(pending) } else { quote!(done) };
+            quote_spanned!(at(ty)=> #call::#constructor(__result))
+        }
+        ReturnType::Default if sig.asyncness.is_some() => quote_spanned!(at(&sig.ident)=> #call::pending(__result)),
+        ReturnType::Default => quote!(#call::done(__result)),
+    }
+}
+
+/// The agent side: `__hook` (what the hook takes, or its call) and the `Hook` impl.
+fn agent_impl(sig: &Signature, params: &[Param<'_>], krate: &syn::Path, name: &str, background: bool) -> TokenStream {
+    let private = quote!(#krate::__private);
+    let ident = &sig.ident;
+    let sources: Vec<(&Param<'_>, Source)> = params.iter().filter_map(|p| Some((p, p.def.source?))).collect();
+    let param_consts = sources.iter().map(|(p, _)| {
+        let Param { def, ty, .. } = p;
+        let trait_ = def.trait_path(krate);
+        quote_spanned!(at(ty)=> .union(<#ty as #trait_>::PARAM))
+    });
+
+    let mut fields: Vec<&str> = sources.iter().map(|(_, source)| source.field()).collect();
+    fields.sort_unstable();
+    fields.dedup();
+    let bindings = fields.iter().map(|f| {
+        let (field, local) = (format_ident!("{f}"), local(f));
+        quote!(#field: #local)
+    });
+    let unwraps = sources.iter().filter_map(|(_, source)| match source {
+        Source::Required(field) => {
+            let local = local(field);
+            Some(quote! {
+                let ::core::option::Option::Some(#local) = #local else {
+                    return ::core::result::Result::Ok(#private::HookCall::Done(
+                        ::core::result::Result::Err(#private::HookError::Missing(#field)),
+                    ));
+                };
+            })
+        }
+        Source::Field(_) => None,
+    });
+    let call_args = sources.iter().map(|(p, source)| {
+        let Param { def, ty, .. } = p;
+        let trait_ = def.trait_path(krate);
+        let method = format_ident!("{}", def.method);
+        let source = local(source.field());
+        quote_spanned!(at(ty)=> <#ty as #trait_>::#method(#source))
+    });
+    let finish = finish(sig, &quote!(#private::HookCall));
+
+    quote! {
+        impl #ident {
             /// What the hook takes (without a context) or its call; one body, so that a
             /// parameter of the wrong type is reported once.
             #[doc(hidden)]
@@ -242,7 +407,6 @@ fn generate(func: &FnItem, args: &HookArgs, params: &[Param<'_>]) -> TokenStream
             }
         }
 
-        #(#cfgs)*
         impl #private::Hook for #ident {
             fn name(&self) -> &str {
                 #name
@@ -261,9 +425,74 @@ fn generate(func: &FnItem, args: &HookArgs, params: &[Param<'_>]) -> TokenStream
                     .unwrap_or_else(|_| #private::HookCall::Done(::core::result::Result::Ok(())))
             }
         }
+    }
+}
 
-        #(#cfgs)*
-        #private::inventory::submit! { #ident::DESCRIPTOR }
+/// The Claude Code side: the `Handler` impl, whose event type comes from the `event` parameter.
+fn claude_impl(sig: &Signature, params: &[Param<'_>], krate: &syn::Path, name: &str) -> TokenStream {
+    let private = quote!(#krate::__private);
+    let ident = &sig.ident;
+    let sources: Vec<(&Param<'_>, ClaudeSource)> = params.iter().filter_map(|p| Some((p, p.def.claude?))).collect();
+    let event_type = sources
+        .iter()
+        .find(|(_, source)| *source == ClaudeSource::Event)
+        .map(|(p, _)| {
+            let ty = with_static_lifetimes(p.ty);
+            quote_spanned!(at(p.ty)=> type Event = <#ty as #private::FromEvent>::Kind;)
+        })
+        .unwrap_or_else(|| quote!(type Event = #private::HookEvent;));
+    let needs_tasks = sources.iter().any(|(_, source)| *source == ClaudeSource::Tasks);
+    let mut bindings = Vec::new();
+    let mut call_args = Vec::new();
+    for (p, source) in &sources {
+        let Param { def, ty, .. } = p;
+        let trait_ = def.trait_path(krate);
+        let method = format_ident!("{}", def.method);
+        let local = local(def.name);
+        match source {
+            ClaudeSource::Event => {
+                bindings.push(quote! {
+                    let ::core::option::Option::Some(#local) =
+                        <<Self as #private::Handler>::Event as #private::EventType>::extract(__cx.event)
+                    else {
+                        return #private::HandlerCall::wrong_event::<<Self as #private::Handler>::Event>(__cx.event);
+                    };
+                });
+                call_args.push(quote!(#local));
+            }
+            ClaudeSource::Tasks => {
+                bindings.push(quote! {
+                    let ::core::option::Option::Some(#local) = __cx.tasks else {
+                        return #private::HandlerCall::missing("tasks");
+                    };
+                });
+                call_args.push(quote_spanned!(at(ty)=> <#ty as #trait_>::#method(#local)));
+            }
+            ClaudeSource::Field(field) => {
+                let field = format_ident!("{field}");
+                call_args.push(quote_spanned!(at(ty)=> <#ty as #trait_>::#method(__cx.#field)));
+            }
+        }
+    }
+    let finish = finish(sig, &quote!(#private::HandlerCall));
+    quote! {
+        impl #private::Handler for #ident {
+            #event_type
+
+            fn name(&self) -> &str {
+                #name
+            }
+
+            fn needs_tasks(&self) -> bool {
+                #needs_tasks
+            }
+
+            fn call<'a>(&'a self, __cx: #private::HandlerContext<'a>) -> #private::HandlerCall<'a> {
+                #(#bindings)*
+                let __result = Self::func(#(#call_args),*);
+                #finish
+            }
+        }
     }
 }
 
@@ -307,6 +536,62 @@ mod tests {
         assert!(out.contains("HookCall :: pending (__result)"), "{out}");
         assert!(out.contains("inventory :: submit !"), "{out}");
         assert!(!out.contains("compile_error"), "{out}");
+    }
+
+    #[test]
+    fn claude_code_handlers_get_the_handler_impl_only() {
+        let out = expand(
+            TokenStream::new(),
+            quote!(
+                fn on_write(event: &PreToolUse, tasks: &Tasks) -> Response {
+                    allow()
+                }
+            ),
+        );
+        assert!(out.contains("impl :: agno :: __private :: Handler for on_write"), "{out}");
+        assert!(
+            out.contains("type Event = < & 'static PreToolUse as :: agno :: __private :: FromEvent > :: Kind"),
+            "{out}"
+        );
+        assert!(out.contains("fn needs_tasks (& self) -> bool { true }"), "{out}");
+        assert!(!out.contains("__private :: Hook for"), "{out}");
+
+        // Nothing of either side and `()`: both.
+        let out = expand(
+            TokenStream::new(),
+            quote!(
+                fn both(tasks: &Tasks) {}
+            ),
+        );
+        assert!(out.contains("__private :: Hook for both") && out.contains("__private :: Handler for both"), "{out}");
+        assert!(out.contains("type Event = :: agno :: __private :: HookEvent"), "{out}");
+        // A `Response` makes it a handler, anything else keeps the agent hook's messages.
+        let out = expand(
+            TokenStream::new(),
+            quote!(
+                fn answer() -> Response {
+                    allow()
+                }
+            ),
+        );
+        assert!(!out.contains("__private :: Hook for") && out.contains("__private :: Handler for"), "{out}");
+        let out = expand(
+            TokenStream::new(),
+            quote!(
+                fn text() -> String {
+                    String::new()
+                }
+            ),
+        );
+        assert!(out.contains("__private :: Hook for") && !out.contains("__private :: Handler for"), "{out}");
+        // Agent parameters: the agent hook only.
+        let out = expand(
+            TokenStream::new(),
+            quote!(
+                fn pre(run_input: &RunInput) {}
+            ),
+        );
+        assert!(out.contains("__private :: Hook for") && !out.contains("__private :: Handler for"), "{out}");
     }
 
     #[test]

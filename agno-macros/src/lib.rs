@@ -95,6 +95,37 @@ use proc_macro::TokenStream;
 /// (`RunStatus::Error`); any other error is logged and the next hook runs. An `async fn` hook's
 /// future must be `Send`.
 ///
+/// # Claude Code handlers
+///
+/// The same attribute turns a function into a handler of `agno::claude_code::HookApp` when it
+/// takes Claude Code parameters or returns a `Response`:
+///
+/// | name | type | what it is |
+/// |---|---|---|
+/// | `event` | `&PreToolUse`, `&PostToolUse`, `&PermissionRequest`, `&UserPromptSubmit`, `&Stop`, `&SubagentStop`, `&SessionStart`, `&SessionEnd`, `&PreCompact`, `&Notification`, or `&HookEvent` | the event; its type decides which registrations (`pre_tool`, `on_prompt`, ...) accept the handler |
+/// | `tasks` | `&Tasks` | tasks keyed by Claude's `session_id` |
+/// | `session_id` | `&str` | Claude's session id |
+/// | `cwd` | `&Path` or `&str` | the session's working directory |
+/// | `transcript` | `&Transcript` | the transcript, read on first use |
+///
+/// A handler returns `()`, `Response`, `Option<Response>` or a `Result` of those. Agent-hook
+/// and Claude Code parameters cannot be mixed, and `run_in_background` is an error on a handler.
+/// A function taking neither kind's parameters and returning `()` (`fn f(tasks: &Tasks)`) is both
+/// an agent hook and a handler.
+///
+/// ```
+/// use agno::claude_code::{HookApp, PreToolUse, Response, allow, deny};
+/// use agno::prelude::*;
+///
+/// #[hook]
+/// fn no_secrets(event: &PreToolUse) -> Response {
+///     if event.file_path().is_some_and(|p| p.ends_with("/.env")) { deny("no secrets") } else { allow() }
+/// }
+///
+/// let app = HookApp::new().pre_tool("Write", no_secrets);
+/// # assert!(app.check().is_ok());
+/// ```
+///
 /// # Background hooks cannot modify the run
 ///
 /// With `run_in_background = true`, a `&mut` parameter is a compile error: the hook runs on
@@ -111,7 +142,8 @@ use proc_macro::TokenStream;
 ///   call the function recursively as `log_request::func(..)` too;
 /// * `log_request::DESCRIPTOR`, a const `agno::registry::Descriptor` with the name
 ///   `"log_request"`, the module path `"my_crate::app"` and the background flag;
-/// * `impl Hook for log_request` (name, parameters, background flag, and the call);
+/// * `impl Hook for log_request` (name, parameters, background flag, and the call), or for a
+///   Claude Code handler `impl claude_code::Handler` (its event type, name, and the call);
 /// * the descriptor's submission to the registry, so `agno::registry::hooks()` lists every hook
 ///   of the program.
 ///
@@ -303,9 +335,12 @@ pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// # Arguments
 ///
-/// * `instructions = "..."` (optional): a string literal, the agent's instructions (its system
-///   prompt; fasthooks' `system_prompt`).
-/// * `model = path::to_fn` (optional): a path to a `fn() -> M` where `M` implements
+/// * `instructions = "..."` or fasthooks' `system_prompt = "..."` (optional, one of the two): a
+///   string literal, the agent's instructions (its system prompt).
+/// * `model = "haiku"` (optional): a short name (`haiku`, `sonnet`, `opus`) or a Claude model
+///   id, for `agno::models::claude_or_offline`: Claude when `ANTHROPIC_API_KEY` is set, the
+///   offline model otherwise.
+/// * `model = path::to_fn` (optional, instead): a path to a `fn() -> M` where `M` implements
 ///   `agno::models::Model`, called for each run of the task. Default: the offline model
 ///   (`OfflineModel::new()`), which answers `You said: "<input>"`.
 /// * `ttl = 600`, `priority = 5`, `crate = path`: as for [`macro@task`].

@@ -1,7 +1,8 @@
 //! The names a hook function's parameters may have, and where each one comes from.
 //!
-//! Adding a parameter is one entry in [`PARAMS`] (plus its trait in `agno-core`'s
-//! `hooks::params`, re-exported from `__private`).
+//! A name serves agent hooks (`HookContext`), Claude Code handlers (`HandlerContext`), or both
+//! (`tasks`). Adding a parameter is one entry in [`PARAMS`] (plus its trait in `agno-core`'s
+//! `hooks::params` or `claude_code::handler`, re-exported from `__private`).
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -27,6 +28,17 @@ impl Source {
     }
 }
 
+/// Where a Claude Code handler's parameter comes from (a field of `HandlerContext`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClaudeSource {
+    /// `event`: converted with `from_event`, which fails for another event type.
+    Event,
+    /// `tasks`: an `Option` field; the call fails with `Missing("tasks")` when it is `None`.
+    Tasks,
+    /// A field that is always there (`session_id`, `cwd`, `transcript`).
+    Field(&'static str),
+}
+
 /// One injectable parameter.
 pub(crate) struct ParamDef {
     /// The parameter's name, as the user writes it.
@@ -37,8 +49,10 @@ pub(crate) struct ParamDef {
     pub(crate) has_lifetime: bool,
     /// The trait's conversion function (`from_run_input`).
     pub(crate) method: &'static str,
-    /// What the conversion function is given.
-    pub(crate) source: Source,
+    /// What the conversion function is given in an agent hook (`None`: not an agent hook's).
+    pub(crate) source: Option<Source>,
+    /// What it is given in a Claude Code handler (`None`: not a handler's).
+    pub(crate) claude: Option<ClaudeSource>,
     /// For references, the referenced type as users write it (`RunInput`), for messages.
     pub(crate) referent: Option<&'static str>,
 }
@@ -59,7 +73,8 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         trait_name: "FromRunInput",
         has_lifetime: true,
         method: "from_run_input",
-        source: Source::Required("run_input"),
+        source: Some(Source::Required("run_input")),
+        claude: None,
         referent: Some("RunInput"),
     },
     ParamDef {
@@ -67,7 +82,8 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         trait_name: "FromRunOutput",
         has_lifetime: true,
         method: "from_run_output",
-        source: Source::Required("run_output"),
+        source: Some(Source::Required("run_output")),
+        claude: None,
         referent: Some("RunOutput"),
     },
     ParamDef {
@@ -75,7 +91,8 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         trait_name: "FromRunContext",
         has_lifetime: true,
         method: "from_run_context",
-        source: Source::Field("run_context"),
+        source: Some(Source::Field("run_context")),
+        claude: None,
         referent: Some("RunContext"),
     },
     ParamDef {
@@ -83,7 +100,8 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         trait_name: "FromAgent",
         has_lifetime: true,
         method: "from_agent",
-        source: Source::Required("agent"),
+        source: Some(Source::Required("agent")),
+        claude: None,
         referent: Some("Agent"),
     },
     ParamDef {
@@ -91,7 +109,8 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         trait_name: "FromTeam",
         has_lifetime: true,
         method: "from_team",
-        source: Source::Required("team"),
+        source: Some(Source::Required("team")),
+        claude: None,
         referent: Some("Team"),
     },
     ParamDef {
@@ -99,7 +118,8 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         trait_name: "FromWorkflow",
         has_lifetime: true,
         method: "from_workflow",
-        source: Source::Required("workflow"),
+        source: Some(Source::Required("workflow")),
+        claude: None,
         referent: Some("Workflow"),
     },
     ParamDef {
@@ -107,7 +127,8 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         trait_name: "FromSession",
         has_lifetime: true,
         method: "from_session",
-        source: Source::Field("session"),
+        source: Some(Source::Field("session")),
+        claude: None,
         referent: Some("Session"),
     },
     ParamDef {
@@ -115,7 +136,8 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         trait_name: "FromUserId",
         has_lifetime: true,
         method: "from_user_id",
-        source: Source::Field("run_context"),
+        source: Some(Source::Field("run_context")),
+        claude: None,
         referent: None,
     },
     ParamDef {
@@ -123,7 +145,8 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         trait_name: "FromMetadata",
         has_lifetime: true,
         method: "from_metadata",
-        source: Source::Field("run_context"),
+        source: Some(Source::Field("run_context")),
+        claude: None,
         referent: None,
     },
     ParamDef {
@@ -131,7 +154,8 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         trait_name: "FromDebugMode",
         has_lifetime: false,
         method: "from_debug_mode",
-        source: Source::Field("debug_mode"),
+        source: Some(Source::Field("debug_mode")),
+        claude: None,
         referent: None,
     },
     ParamDef {
@@ -139,8 +163,45 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         trait_name: "FromTasks",
         has_lifetime: true,
         method: "from_tasks",
-        source: Source::Required("tasks"),
+        source: Some(Source::Required("tasks")),
+        claude: Some(ClaudeSource::Tasks),
         referent: Some("Tasks"),
+    },
+    ParamDef {
+        name: "event",
+        trait_name: "FromEvent",
+        has_lifetime: false,
+        method: "extract",
+        source: None,
+        claude: Some(ClaudeSource::Event),
+        referent: None,
+    },
+    ParamDef {
+        name: "session_id",
+        trait_name: "FromSessionId",
+        has_lifetime: true,
+        method: "from_session_id",
+        source: None,
+        claude: Some(ClaudeSource::Field("session_id")),
+        referent: None,
+    },
+    ParamDef {
+        name: "cwd",
+        trait_name: "FromCwd",
+        has_lifetime: true,
+        method: "from_cwd",
+        source: None,
+        claude: Some(ClaudeSource::Field("cwd")),
+        referent: Some("Path"),
+    },
+    ParamDef {
+        name: "transcript",
+        trait_name: "FromTranscript",
+        has_lifetime: true,
+        method: "from_transcript",
+        source: None,
+        claude: Some(ClaudeSource::Field("transcript")),
+        referent: Some("Transcript"),
     },
 ];
 
@@ -164,7 +225,9 @@ mod tests {
             assert!(PARAMS[i + 1..].iter().all(|q| q.name != p.name), "{} twice", p.name);
             assert!(std::ptr::eq(lookup(p.name).unwrap(), p));
         }
-        assert!(lookup("tasks").is_some_and(|p| p.source == Source::Required("tasks")));
+        assert!(lookup("tasks").is_some_and(|p| p.source == Some(Source::Required("tasks"))));
+        assert!(lookup("tasks").is_some_and(|p| p.claude == Some(ClaudeSource::Tasks)));
+        assert!(lookup("event").is_some_and(|p| p.source.is_none()));
         assert!(lookup("task").is_none());
         assert!(valid_names().starts_with("`run_input`, `run_output`"));
         assert_eq!(Source::Required("run_input").field(), "run_input");

@@ -94,15 +94,8 @@ impl Schedule {
 }
 
 /// Reads a function path (`transform = truncate`, `model = my_model`), refusing closures and
-/// strings with a message that says so.
-fn fn_path<'v>(
-    name: &str,
-    what: &str,
-    example: &str,
-    value: &'v [TokenTree],
-    errors: &mut Errors,
-) -> Option<(ExprPath, &'v [TokenTree])> {
-    let expected = format!("`{name}` must be the path of {what}, such as `{example}`");
+/// strings with a message that says so; `expected` says what the value must be.
+fn fn_path<'v>(expected: &str, value: &'v [TokenTree], errors: &mut Errors) -> Option<(ExprPath, &'v [TokenTree])> {
     let first = &value[0];
     let closure = match first {
         TokenTree::Punct(p) => p.as_char() == '|',
@@ -117,17 +110,9 @@ fn fn_path<'v>(
         ));
         return None;
     }
-    if let TokenTree::Literal(lit) = first
-        && let Lit::Str(s) = Lit::new(lit.clone())
-    {
-        let message = if s.parse::<syn::Path>().is_ok() && name != "model" {
+    if let Some(s) = string_literal(first) {
+        let message = if s.parse::<syn::Path>().is_ok() {
             format!("{expected}, not a string: remove the quotes")
-        } else if name == "model" {
-            format!(
-                "{expected}, not a string: the function builds the model, e.g. \
-                 `fn {example_fn}() -> OfflineModel {{ OfflineModel::new() }}`",
-                example_fn = example.trim_start_matches("model = ")
-            )
         } else {
             format!("{expected}, not a string")
         };
@@ -215,8 +200,9 @@ impl Spec for TaskArgs {
         match name {
             "ttl" | "priority" => self.schedule.value(name, value, errors),
             "transform" => {
-                let what = "a function that takes the task's output and returns the stored value";
-                match fn_path(name, what, "transform = truncate", value, errors) {
+                let expected = "`transform` must be the path of a function that takes the task's output and \
+                                returns the stored value, such as `transform = truncate`";
+                match fn_path(expected, value, errors) {
                     Some((path, rest)) => {
                         self.transform = Some(path);
                         rest
@@ -251,26 +237,35 @@ impl Spec for TaskArgs {
     }
 }
 
+/// The model of an agent task.
+enum ModelArg {
+    /// `model = "haiku"`: a short name or an id, for `models::claude_or_offline`.
+    Name(LitStr),
+    /// `model = path`: a function that returns the model.
+    Function(ExprPath),
+}
+
 /// The arguments of `#[agent_task(...)]`.
 #[derive(Default)]
 pub(crate) struct AgentTaskArgs {
     schedule: Schedule,
-    /// `instructions = "..."`.
-    instructions: Option<LitStr>,
-    /// `model = path`.
-    model: Option<ExprPath>,
+    /// `instructions = "..."` or fasthooks' `system_prompt = "..."`, with the key as written.
+    instructions: Option<(Ident, LitStr)>,
+    /// `model = "haiku"` or `model = path`.
+    model: Option<ModelArg>,
     /// `crate = path`.
     krate: Option<syn::Path>,
 }
 
 impl Spec for AgentTaskArgs {
-    const KEYS: &'static [&'static str] = &["instructions", "model", "ttl", "priority", "crate"];
+    const KEYS: &'static [&'static str] = &["instructions", "system_prompt", "model", "ttl", "priority", "crate"];
     const EXAMPLE: &'static str = "instructions = \"You review code.\"";
 
     fn example(key: &str) -> &'static str {
         match key {
             "instructions" => "instructions = \"You review code.\"",
-            "model" => "model = my_model",
+            "system_prompt" => "system_prompt = \"You review code.\"",
+            "model" => "model = \"haiku\"",
             "ttl" => "ttl = 600",
             "priority" => "priority = 5",
             _ => "crate = agno_core",
@@ -283,16 +278,22 @@ impl Spec for AgentTaskArgs {
         } else {
             format!(
                 "valid: {}",
-                listed(&["instructions = \"...\"", "model = path", "ttl = 600", "priority = 5", "crate = path"])
+                listed(&[
+                    "instructions = \"...\"",
+                    "system_prompt = \"...\"",
+                    "model = \"haiku\" | path",
+                    "ttl = 600",
+                    "priority = 5",
+                    "crate = path"
+                ])
             )
         }
     }
 
     fn unknown_hint(name: &str) -> Option<String> {
         match name {
-            "system_prompt" => Some("agno calls the system prompt `instructions`".to_owned()),
             "allowed_tools" | "max_turns" | "max_budget_usd" | "cwd" => {
-                Some("configure the model in the function that `model = ...` names".to_owned())
+                Some("configure the model in a function and name it with `model = my_model`".to_owned())
             }
             "transform" | "output" => {
                 Some("an agent task has no transform: shape the value in the function's body".to_owned())
@@ -307,7 +308,7 @@ impl Spec for AgentTaskArgs {
 
     fn value<'v>(
         &mut self,
-        _key: &Ident,
+        key: &Ident,
         name: &'static str,
         value: &'v [TokenTree],
         errors: &mut Errors,
@@ -315,10 +316,22 @@ impl Spec for AgentTaskArgs {
         match name {
             "ttl" | "priority" => self.schedule.value(name, value, errors),
             "model" => {
-                let what = "a function that returns the model";
-                match fn_path(name, what, "model = my_model", value, errors) {
+                if let Some(s) = string_literal(&value[0]) {
+                    if s.value().trim().is_empty() {
+                        errors.push(syn::Error::new(
+                            s.span(),
+                            "`model` needs a model: a short name (`\"haiku\"`, `\"sonnet\"`, `\"opus\"`) or an id \
+                             such as `\"claude-haiku-4-5\"`",
+                        ));
+                    }
+                    self.model = Some(ModelArg::Name(s));
+                    return &value[1..];
+                }
+                let expected = "`model` must be a model name, such as `model = \"haiku\"`, or the path of a \
+                                function that returns the model, such as `model = my_model`";
+                match fn_path(expected, value, errors) {
                     Some((path, rest)) => {
-                        self.model = Some(path);
+                        self.model = Some(ModelArg::Function(path));
                         rest
                     }
                     None => &[],
@@ -326,14 +339,23 @@ impl Spec for AgentTaskArgs {
             }
             _ => match (&value[0], string_literal(&value[0])) {
                 (_, Some(s)) => {
-                    self.instructions = Some(s);
+                    match &self.instructions {
+                        Some((first, _)) if first != name => errors.push(syn::Error::new(
+                            key.span(),
+                            format!(
+                                "`{name}` and `{first}` are the same (the agent's system prompt): keep one of them"
+                            ),
+                        )),
+                        _ => self.instructions = Some((key.clone(), s)),
+                    }
                     &value[1..]
                 }
                 (other, None) => {
                     errors.push(syn::Error::new(
                         other.span(),
                         format!(
-                            "`instructions` must be a string literal, such as `instructions = \"You review code.\"`, found `{}`",
+                            "`{name}` must be a string literal, such as `{}`, found `{}`",
+                            Self::example(name),
                             shown(other)
                         ),
                     ));
@@ -685,8 +707,11 @@ fn generate(func: &FnItem, checked: &Checked<'_>, args: &TaskArgs, agent: Option
     let future = respan(quote!(#tasks::TaskRun::future), at(ident));
     let work = match agent {
         Some(agent_args) => {
-            let instructions = agent_args.instructions.as_ref().map(|s| quote!(.instructions(#s)));
-            let model = agent_args.model.as_ref().map(|path| quote_spanned!(at(path)=> .model(#path())));
+            let instructions = agent_args.instructions.as_ref().map(|(_, s)| quote!(.instructions(#s)));
+            let model = agent_args.model.as_ref().map(|model| match model {
+                ModelArg::Name(s) => quote_spanned!(s.span()=> .model(#krate::models::claude_or_offline(#s))),
+                ModelArg::Function(path) => quote_spanned!(at(path)=> .model(#path())),
+            });
             let body = braced(
                 quote! {
                     let __agent = #krate::Agent::builder()
@@ -880,6 +905,36 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("Self :: func (__agent , __arg0) . await"), "{out}");
+    }
+
+    #[test]
+    fn fasthooks_arguments() {
+        let out = expand(
+            quote!(model = "haiku", system_prompt = "You review code."),
+            quote!(
+                async fn review(agent: Agent) {}
+            ),
+            Macro::AgentTask,
+        );
+        assert!(
+            out.contains(
+                ". instructions (\"You review code.\") . model (:: agno :: models :: claude_or_offline (\"haiku\"))"
+            ),
+            "{out}"
+        );
+        assert!(!out.contains("compile_error"), "{out}");
+
+        let mut errors = Errors::default();
+        let parsed = args::parse::<AgentTaskArgs>(
+            quote!(system_prompt = "A.", instructions = "B.", model = "", model = "claude-x"),
+            &mut errors,
+        );
+        let messages: Vec<String> = errors.finish().unwrap_err().into_iter().map(|e| e.to_string()).collect();
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert!(messages[0].contains("`instructions` and `system_prompt` are the same"), "{messages:?}");
+        assert!(messages[1].contains("`model` needs a model"), "{messages:?}");
+        assert_eq!(messages[2], "`model` given twice");
+        assert_eq!(parsed.instructions.map(|(_, s)| s.value()).as_deref(), Some("A."));
     }
 
     #[test]

@@ -2,6 +2,9 @@
 
 #![allow(dead_code)]
 
+pub mod anthropic;
+pub mod claude_cli;
+pub mod model_runs;
 pub mod server;
 
 use std::sync::{Arc, Mutex};

@@ -230,6 +230,12 @@ pub trait Hook: Send + Sync + 'static {
 pub type SharedHook = Arc<dyn Hook>;
 
 /// Things that can be added as hooks: any [`Hook`], or an already shared one.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an agent hook",
+    label = "not an agent hook",
+    note = "a `#[hook]` that takes Claude Code parameters (`event`, `session_id`, `cwd`, `transcript`) or returns a `Response` is a Claude Code handler: register it on a `HookApp`",
+    note = "otherwise put `#[hook]` on a `fn` or `async fn`, or implement `agno::hooks::Hook` for this type"
+)]
 pub trait IntoHook {
     /// Converts into a shared hook.
     fn into_hook(self) -> SharedHook;

@@ -1,11 +1,16 @@
 //! Models: the [`Model`] trait every provider implements, the messages sent to it, the offline
-//! default, [`OfflineModel`], and the OpenAI models in [`openai`].
+//! default, [`OfflineModel`], the OpenAI models in [`openai`] and Anthropic's [`Claude`] in
+//! [`anthropic`].
 //!
 //! [`default_model`] picks one without a code change: OpenAI when `OPENAI_API_KEY` is set, the
-//! offline model otherwise.
+//! offline model otherwise. [`claude_or_offline`] does the same for Claude (what
+//! `#[agent_task(model = "haiku")]` uses).
 
+pub mod anthropic;
+mod http;
 mod offline;
 pub mod openai;
+pub mod sse;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,6 +19,7 @@ use std::sync::Arc;
 use futures_core::Stream;
 use serde::{Deserialize, Serialize};
 
+pub use anthropic::Claude;
 pub use offline::{BINARY_VERDICT_INSTRUCTION, NUMERIC_VERDICT_INSTRUCTION, OfflineModel};
 pub use openai::{OpenAIChat, OpenAIResponses};
 
@@ -29,10 +35,37 @@ pub const DEFAULT_OPENAI_MODEL: &str = "gpt-5.2";
 /// println!("Model: {}", agno_core::models::describe(&*model));
 /// ```
 pub fn default_model() -> Arc<dyn Model> {
-    let key_set = std::env::var("OPENAI_API_KEY").is_ok_and(|k| !k.trim().is_empty());
-    let model: Arc<dyn Model> =
-        if key_set { Arc::new(OpenAIResponses::new(DEFAULT_OPENAI_MODEL)) } else { Arc::new(OfflineModel::new()) };
-    tracing::info!(model = model.id(), provider = model.provider(), "default model: {}", describe(&*model));
+    with_key_or_offline("OPENAI_API_KEY", || OpenAIResponses::new(DEFAULT_OPENAI_MODEL), "default model")
+}
+
+/// [`Claude`] with this id (or short name: `"haiku"`, `"sonnet"`, `"opus"`, see
+/// [`anthropic::resolve_model_id`]) when `ANTHROPIC_API_KEY` is set (and not empty), the
+/// [`OfflineModel`] otherwise, so a program runs without a key. The choice is logged at `info`
+/// level, as [`default_model`] logs its own. `#[agent_task(model = "haiku")]` calls this.
+///
+/// ```
+/// let model = agno_core::models::claude_or_offline("haiku");
+/// println!("Model: {}", agno_core::models::describe(&*model));
+/// ```
+pub fn claude_or_offline(id: &str) -> Arc<dyn Model> {
+    with_key_or_offline("ANTHROPIC_API_KEY", || Claude::new(id), "model")
+}
+
+/// `build()` when the environment variable `key_env` is set and not empty, the offline model
+/// otherwise; logs the choice as `what: <model>`.
+fn with_key_or_offline<M: Model>(key_env: &str, build: impl FnOnce() -> M, what: &str) -> Arc<dyn Model> {
+    let key_set = std::env::var(key_env).is_ok_and(|k| !k.trim().is_empty());
+    let model: Arc<dyn Model> = if key_set { Arc::new(build()) } else { Arc::new(OfflineModel::new()) };
+    if key_set {
+        tracing::info!(model = model.id(), provider = model.provider(), "{what}: {}", describe(&*model));
+    } else {
+        tracing::info!(
+            model = model.id(),
+            provider = model.provider(),
+            "{what}: {} ({key_env} is not set)",
+            describe(&*model)
+        );
+    }
     model
 }
 

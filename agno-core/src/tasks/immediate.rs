@@ -1,9 +1,5 @@
 //! [`ImmediateBackend`]: runs every task inside `add`, for tests (fasthooks' `ImmediateBackend`).
 
-use std::future::Future;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
-
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 use super::backend::{Job, TaskBackend, Work};
@@ -16,9 +12,8 @@ use crate::panic::{CatchPanic, panic_message};
 ///
 /// Results follow the same rules as [`InProcessBackend`](super::InProcessBackend) (ttl,
 /// sessions, pop semantics). Async tasks are driven to completion on the spot: on a
-/// multi-thread tokio runtime with the runtime's timers and IO; on a current-thread runtime by
-/// a local executor, where tokio timers and IO cannot make progress (use the in-process backend
-/// for those); outside any runtime on a temporary one.
+/// multi-thread tokio runtime with the runtime's timers and IO; otherwise on a temporary runtime
+/// with timers and IO (on a helper thread when called from a current-thread runtime).
 #[derive(Default)]
 pub struct ImmediateBackend {
     store: MemoryStore,
@@ -31,38 +26,26 @@ impl ImmediateBackend {
     }
 }
 
-/// Wakes the thread that drives a future.
-struct ThreadWaker(std::thread::Thread);
-
-impl Wake for ThreadWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-}
-
-/// Drives a future to its end on this thread.
-fn block_on<T>(future: BoxFuture<'static, T>) -> Result<T, TaskError> {
-    let mut future = CatchPanic(future);
-    match Handle::try_current() {
+/// Drives a future to its end before returning: on this runtime's thread pool when there is a
+/// multi-threaded runtime, otherwise on a runtime of its own (with I/O and timers, so a task that
+/// calls a model works), on a helper thread when this thread already runs a runtime.
+fn block_on<T: Send>(future: BoxFuture<'static, T>) -> Result<T, TaskError> {
+    let future = CatchPanic(future);
+    let own_runtime =
+        |future: CatchPanic<'static, T>| match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => Ok(runtime.block_on(future)),
+            Err(e) => Err(TaskError::new(TaskErrorKind::Lost, format!("cannot start a runtime: {e}"))),
+        };
+    let outcome = match Handle::try_current() {
         Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
             tokio::task::block_in_place(|| handle.block_on(future))
         }
-        Ok(_) => {
-            let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
-            let mut cx = Context::from_waker(&waker);
-            loop {
-                if let Poll::Ready(out) = std::pin::Pin::new(&mut future).poll(&mut cx) {
-                    break out;
-                }
-                std::thread::park();
-            }
-        }
-        Err(_) => match tokio::runtime::Builder::new_current_thread().enable_time().build() {
-            Ok(runtime) => runtime.block_on(future),
-            Err(e) => return Err(TaskError::new(TaskErrorKind::Lost, format!("cannot start a runtime: {e}"))),
-        },
-    }
-    .map_err(|panic| TaskError::new(TaskErrorKind::Panicked, panic))
+        // A current-thread runtime cannot be blocked from inside: run it beside.
+        Ok(_) => std::thread::scope(|scope| scope.spawn(|| own_runtime(future)).join())
+            .unwrap_or_else(|panic| Err(TaskError::new(TaskErrorKind::Panicked, panic_message(panic))))?,
+        Err(_) => own_runtime(future)?,
+    };
+    outcome.map_err(|panic| TaskError::new(TaskErrorKind::Panicked, panic))
 }
 
 impl TaskBackend for ImmediateBackend {

@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -28,6 +28,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How often a wait looks at rows that another process runs.
 const FOREIGN_POLL: Duration = Duration::from_millis(50);
+
+/// How often [`SqliteTaskBackend::run_until_idle`] looks for new rows and for rows of its own
+/// cancelled elsewhere.
+const IDLE_POLL: Duration = Duration::from_millis(100);
 
 /// The largest stored ttl (about 73 million years), so `finished_at + ttl_ms` cannot overflow.
 const MAX_TTL_MS: i64 = i64::MAX / 4;
@@ -129,6 +133,13 @@ fn cancelled(message: &str) -> TaskError {
 fn lost_message(key: &str) -> String {
     format!(
         "the process that ran task `{key}` exited before it finished, and plain closures cannot be resumed; use #[task]"
+    )
+}
+
+fn unqueueable_message(name: &str) -> String {
+    format!(
+        "task `{name}` cannot be handed to a worker process: only registered #[task] functions with serialisable \
+         arguments can (a plain closure's code cannot be found again by another process)"
     )
 }
 
@@ -337,7 +348,10 @@ struct Inner {
     owner: String,
     db: Mutex<DbState>,
     notify: Notify,
-    _lock: OwnerLock,
+    /// Queue-only backends store submissions unowned, for a worker process to run
+    /// ([`SqliteTaskBackend::open_queue`]); they hold no owner lock.
+    queue_only: bool,
+    _lock: Option<OwnerLock>,
 }
 
 /// A row taken over from a dead owner, to run here.
@@ -399,7 +413,7 @@ impl Inner {
                 snapshot.priority,
                 ttl_ms(snapshot.ttl),
                 created,
-                self.owner,
+                (!self.queue_only).then_some(self.owner.as_str()),
             ],
         )
         .context("inserting a task")?;
@@ -489,14 +503,7 @@ impl Inner {
     /// the others fail as lost.
     fn recover(&self) -> Result<Vec<Resumed>, TaskStoreError> {
         let dir = owners_dir(&self.path);
-        let owners: Vec<Option<String>> = {
-            let db = self.db();
-            let mut stmt = db
-                .conn
-                .prepare_cached("SELECT DISTINCT owner FROM agno_task_results WHERE status IN ('PENDING', 'RUNNING')")
-                .context("finding unfinished tasks")?;
-            stmt.query_map([], |row| row.get(0)).and_then(Iterator::collect).context("finding unfinished tasks")?
-        };
+        let owners = self.inflight_owners()?;
         let mut resumed = Vec::new();
         for owner in owners {
             if owner.as_deref() == Some(self.owner.as_str()) {
@@ -507,6 +514,16 @@ impl Inner {
             remove_dead_lock(lock);
         }
         Ok(resumed)
+    }
+
+    /// The owners of pending and running rows (`None`: queued for any worker).
+    fn inflight_owners(&self) -> Result<Vec<Option<String>>, TaskStoreError> {
+        let db = self.db();
+        let mut stmt = db
+            .conn
+            .prepare_cached("SELECT DISTINCT owner FROM agno_task_results WHERE status IN ('PENDING', 'RUNNING')")
+            .context("finding unfinished tasks")?;
+        stmt.query_map([], |row| row.get(0)).and_then(Iterator::collect).context("finding unfinished tasks")
     }
 
     /// Takes over the unfinished rows of one dead owner.
@@ -566,13 +583,17 @@ impl Inner {
             match work {
                 Ok(work) => {
                     tx.execute(
+                        // A row queued for any worker (no owner) starts its first attempt here;
+                        // one whose owner died starts another.
                         "UPDATE agno_task_results
-                         SET status = 'PENDING', owner = ?2, attempts = attempts + 1, started_at = NULL
+                         SET status = 'PENDING', owner = ?2, attempts = attempts + (owner IS NOT NULL), started_at = NULL
                          WHERE seq = ?1",
                         params![orphan.seq, self.owner],
                     )
                     .context("queueing a recovered task")?;
-                    tracing::info!(key = %orphan.key, name = %orphan.name, "resuming a task whose process exited");
+                    if dead.is_some() {
+                        tracing::info!(key = %orphan.key, name = %orphan.name, "resuming a task whose process exited");
+                    }
                     resumed.push(Resumed {
                         ticket: Ticket {
                             session_id: Arc::from(orphan.session_id),
@@ -796,6 +817,18 @@ impl Inner {
     fn running(&self) -> usize {
         self.db().running.len()
     }
+
+    /// Whether rows of this owner are still pending or running.
+    fn has_own_inflight(&self) -> Result<bool, TaskStoreError> {
+        self.db()
+            .conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM agno_task_results WHERE owner = ?1 AND status IN ('PENDING', 'RUNNING'))",
+                [&self.owner],
+                |row| row.get(0),
+            )
+            .context("looking for unfinished tasks")
+    }
 }
 
 impl RunStore for Inner {
@@ -899,6 +932,10 @@ pub struct SqliteTaskBackend {
     /// Resumed async jobs waiting for a runtime (the backend was opened outside one).
     parked: Mutex<Vec<Resumed>>,
     closed: AtomicBool,
+    /// Submissions stored for a worker (queue-only backends).
+    queued: AtomicUsize,
+    /// Called after each submission is queued (queue-only backends): starts a worker.
+    on_queued: Option<Box<dyn Fn() + Send + Sync>>,
 }
 
 impl fmt::Debug for SqliteTaskBackend {
@@ -923,12 +960,36 @@ impl SqliteTaskBackend {
     /// Resumed async tasks run on the current tokio runtime; opened outside one, they wait for
     /// [`with_runtime`](Self::with_runtime) or the first async task added from inside a runtime.
     pub fn open_with(path: impl AsRef<Path>, max_workers: usize) -> Result<Self, TaskStoreError> {
-        let path = path.as_ref().to_path_buf();
+        let backend = Self::open_mode(path.as_ref(), max_workers, false)?;
+        let resumed = backend.inner.recover()?;
+        backend.inner.remove_stale_locks();
+        backend.enqueue_resumed(resumed);
+        tracing::debug!(path = %backend.inner.path.display(), owner = %backend.inner.owner, "opened SQLite task storage");
+        Ok(backend)
+    }
+
+    /// Opens the file to **queue** tasks without running any here: each submission is stored
+    /// `PENDING` with no owner, and the next backend opened with [`open`](Self::open) on the
+    /// file (a worker process, see [`run_until_idle`](Self::run_until_idle)) takes it over and
+    /// runs it. Reads (`get`, `pop`, `has`, `wait`, ...) and `cancel` work as usual.
+    ///
+    /// This is how a hook program that exits at once hands its tasks to a detached worker. Only
+    /// registered `#[task]` functions can be queued: a plain closure (`spawn`) cannot be found
+    /// again by another process, so it is stored `FAILED` (kind `Lost`) with a reason, never
+    /// silently dropped.
+    pub fn open_queue(path: impl AsRef<Path>) -> Result<Self, TaskStoreError> {
+        let backend = Self::open_mode(path.as_ref(), 1, true)?;
+        tracing::debug!(path = %backend.inner.path.display(), "opened SQLite task storage to queue tasks");
+        Ok(backend)
+    }
+
+    fn open_mode(path: &Path, max_workers: usize, queue_only: bool) -> Result<Self, TaskStoreError> {
+        let path = path.to_path_buf();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(io_error(format!("creating the folder of {}", path.display())))?;
         }
         let owner = uuid::Uuid::new_v4().simple().to_string();
-        let lock = OwnerLock::create(&owners_dir(&path), &owner)?;
+        let lock = if queue_only { None } else { Some(OwnerLock::create(&owners_dir(&path), &owner)?) };
         let context = format!("opening {}", path.display());
         let conn = Connection::open(&path).context(&context)?;
         conn.busy_timeout(BUSY_TIMEOUT).context(&context)?;
@@ -943,30 +1004,78 @@ impl SqliteTaskBackend {
             owner,
             db: Mutex::new(DbState { conn, cancels: HashMap::new(), running: HashSet::new() }),
             notify: Notify::new(),
+            queue_only,
             _lock: lock,
         });
         let max_workers = max_workers.max(1);
-        let executor = Executor::new(Arc::clone(&inner) as Arc<dyn RunStore>, max_workers);
-        let backend = Self {
+        let executor = (!queue_only).then(|| Executor::new(Arc::clone(&inner) as Arc<dyn RunStore>, max_workers));
+        Ok(Self {
             inner,
-            executor: Mutex::new(Some(executor)),
+            executor: Mutex::new(executor),
             max_workers,
             runtime: None,
             parked: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
-        };
-        let resumed = backend.inner.recover()?;
-        backend.inner.remove_stale_locks();
-        let runtime = Handle::try_current().ok();
+            queued: AtomicUsize::new(0),
+            on_queued: None,
+        })
+    }
+
+    /// Hands taken-over rows to the pool (async ones wait for a runtime if there is none).
+    fn enqueue_resumed(&self, resumed: Vec<Resumed>) {
+        let runtime = self.runtime.clone().or_else(|| Handle::try_current().ok());
         for job in resumed {
             match (&job.work, &runtime) {
-                (Work::Async(_), None) => backend.parked().push(job),
-                (Work::Async(_), Some(runtime)) => backend.enqueue(job, Some(runtime.clone())),
-                (Work::Blocking(_), _) => backend.enqueue(job, None),
+                (Work::Async(_), None) => self.parked().push(job),
+                (Work::Async(_), Some(runtime)) => self.enqueue(job, Some(runtime.clone())),
+                (Work::Blocking(_), _) => self.enqueue(job, None),
             }
         }
-        tracing::debug!(path = %backend.inner.path.display(), owner = %backend.inner.owner, "opened SQLite task storage");
-        Ok(backend)
+    }
+
+    /// Calls `f` after each task this queue-only backend queues (to start a worker for it).
+    pub fn on_queued(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.on_queued = Some(Box::new(f));
+        self
+    }
+
+    /// How many tasks this backend has queued for a worker ([`open_queue`](Self::open_queue)
+    /// backends; always 0 for the others).
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::SeqCst)
+    }
+
+    /// Whether the file has pending or running tasks that no live process owns: queued by a
+    /// queue-only backend, or left by a process that died. A worker should be started for them.
+    pub fn has_orphans(&self) -> Result<bool, TaskStoreError> {
+        let owners = self.inner.inflight_owners()?;
+        let dir = owners_dir(&self.inner.path);
+        Ok(owners.iter().any(|owner| {
+            owner.as_deref() != Some(self.inner.owner.as_str())
+                && matches!(liveness(&dir, owner.as_deref()), Liveness::Dead(_))
+        }))
+    }
+
+    /// A worker's loop: runs what this backend took over when it opened, and every 100 ms (or
+    /// when one of its tasks ends) takes over the rows that queue-only backends and dead
+    /// processes leave (`PENDING` rows with no live owner), until there are none and nothing of
+    /// its own is pending or running. Returns how many rows it took over after it was opened.
+    pub async fn run_until_idle(&self) -> Result<usize, TaskStoreError> {
+        let mut taken = 0;
+        loop {
+            let notified = self.inner.notify.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            let resumed = self.inner.recover()?;
+            let found = !resumed.is_empty();
+            taken += resumed.len();
+            self.enqueue_resumed(resumed);
+            if !found && !self.inner.has_own_inflight()? {
+                return Ok(taken);
+            }
+            // Finishing here wakes us; new rows and cancellations elsewhere do not, so look again soon.
+            let _ = tokio::time::timeout(IDLE_POLL, notified).await;
+        }
     }
 
     /// Runs async tasks on this runtime, whoever adds them (and the resumed ones waiting for a
@@ -1074,15 +1183,24 @@ impl TaskBackend for SqliteTaskBackend {
                 None
             }
         });
-        let refused = self
-            .closed
-            .load(Ordering::SeqCst)
-            .then(|| TaskError::new(TaskErrorKind::Lost, "the task backend was closed before this task was added"));
+        let refused = if self.closed.load(Ordering::SeqCst) {
+            Some(TaskError::new(TaskErrorKind::Lost, "the task backend was closed before this task was added"))
+        } else if self.inner.queue_only && (args.is_none() || registry::resumable(&snapshot.name).is_none()) {
+            Some(TaskError::new(TaskErrorKind::Lost, unqueueable_message(&snapshot.name)))
+        } else {
+            None
+        };
         match self.inner.insert(&snapshot, args.as_deref(), refused.as_ref(), created) {
             Ok(_) if refused.is_some() => {
                 snapshot.status = TaskStatus::Failed;
                 snapshot.error = refused;
                 snapshot.finished_at = Some(time_of(created));
+            }
+            Ok(_) if self.inner.queue_only => {
+                self.queued.fetch_add(1, Ordering::SeqCst);
+                if let Some(on_queued) = &self.on_queued {
+                    on_queued();
+                }
             }
             Ok(seq) => {
                 let runtime = match &work {
@@ -1786,6 +1904,41 @@ mod tests {
         let bad = t.get("bad_args").unwrap();
         assert_eq!(bad.status, TaskStatus::Failed);
         assert_eq!(bad.error.map(|e| e.kind), Some(TaskErrorKind::Serialization));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_queue_runs_nothing_and_a_worker_runs_what_it_queued() {
+        registry::register(&DOUBLER);
+        let (_dir, path) = temp();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&calls);
+        let queue = Arc::new(SqliteTaskBackend::open_queue(&path).unwrap().on_queued(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+        }));
+        let q = Tasks::new(Arc::clone(&queue) as Arc<dyn TaskBackend>, "s");
+        assert_eq!(q.add(Doubler.keyed("a"), 4).status, TaskStatus::Pending);
+        assert_eq!(q.add_with(Doubler, 5, crate::tasks::AddOptions::new().priority(3)).status, TaskStatus::Pending);
+        let closure = q.spawn("closure", Default::default(), || 1);
+        assert_eq!(closure.status, TaskStatus::Failed);
+        assert!(closure.error.unwrap().message.contains("cannot be handed to a worker process"));
+        assert_eq!((queue.queued(), calls.load(Ordering::SeqCst)), (2, 2));
+        let unowned: i64 = raw(&path)
+            .query_row("SELECT COUNT(*) FROM agno_task_results WHERE status = 'PENDING' AND owner IS NULL", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(unowned, 2, "queued for any worker, run by none yet");
+        assert!(queue.has_orphans().unwrap());
+        assert!(!owners_dir(&path).exists(), "a queue holds no owner lock");
+
+        let worker = open(&path, 1);
+        assert_eq!(worker.run_until_idle().await.unwrap(), 0, "it took both when it opened");
+        assert!(!queue.has_orphans().unwrap());
+        assert_eq!(q.pop(Doubler.keyed("a")), Some(8));
+        assert_eq!(q.pop(Doubler), Some(10));
+        let attempts: i64 =
+            raw(&path).query_row("SELECT MAX(attempts) FROM agno_task_results", [], |r| r.get(0)).unwrap();
+        assert_eq!(attempts, 1, "a first run, not a retry");
     }
 
     #[test]

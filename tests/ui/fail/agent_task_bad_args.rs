@@ -15,4 +15,10 @@ async fn wrong_values(agent: Agent, code: String) {}
 #[agent_task("You review code.")]
 async fn positional(agent: Agent) {}
 
+#[agent_task(instructions = "You review code.", system_prompt = "You review code.", model = "")]
+async fn both_prompts(agent: Agent) {}
+
+#[agent_task(system_prompt = You::review, model = haiku())]
+async fn unquoted(agent: Agent) {}
+
 fn main() {}

@@ -8,7 +8,7 @@ fn typo(code: String) {}
 #[task(key = "fetch:a", krate = agno)]
 fn per_call_key(url: String) {}
 
-#[task(model = my_model, system_prompt = "You review code.")]
+#[task(model = "haiku", system_prompt = "You review code.")]
 fn agent_arguments(code: String) {}
 
 fn main() {}

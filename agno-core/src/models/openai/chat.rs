@@ -4,10 +4,11 @@ use std::collections::VecDeque;
 
 use serde_json::{Value, json};
 
-use super::http::{Client, Decoder, Settings, json_error_message, sse_stream};
-use super::sse::SseEvent;
-use super::{PROVIDER, connection_methods, messages_json, tokens};
-use crate::models::{BoxFuture, BoxStream, Model, ModelChunk, ModelError, ModelRequest, ModelResponse, Usage};
+use super::{PROVIDER, client, connection_methods, messages_json};
+use crate::models::http::tokens;
+use crate::models::http::{Client, Decoder, http_model, json_error_message};
+use crate::models::sse::SseEvent;
+use crate::models::{ModelChunk, ModelError, ModelRequest, ModelResponse, Usage};
 
 /// The path of the Chat Completions API under the base URL.
 const PATH: &str = "chat/completions";
@@ -32,8 +33,7 @@ impl OpenAIChat {
     /// The model `id` (`"gpt-4o"`), with `OPENAI_API_KEY` and `OPENAI_BASE_URL` from the
     /// environment.
     pub fn new(id: impl Into<String>) -> Self {
-        super::install_tls_provider();
-        Self { id: id.into(), client: Client::new(Settings::from_env(), PROVIDER) }
+        Self { id: id.into(), client: client() }
     }
 
     connection_methods!();
@@ -96,7 +96,7 @@ impl Decoder for ChatDecoder {
         let json: Value = serde_json::from_str(data).map_err(|e| {
             ModelError::new(format!(
                 "{PROVIDER} error: a stream event is not valid JSON ({e}): {}",
-                super::http::excerpt(data)
+                crate::models::http::excerpt(data)
             ))
         })?;
         if let Some(error) = json.get("error").filter(|e| !e.is_null()) {
@@ -128,31 +128,7 @@ impl Decoder for ChatDecoder {
     }
 }
 
-impl Model for OpenAIChat {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn provider(&self) -> &str {
-        PROVIDER
-    }
-
-    fn endpoint(&self) -> Option<&str> {
-        Some(&self.client.settings.base_url)
-    }
-
-    fn invoke<'a>(&'a self, request: &'a ModelRequest) -> BoxFuture<'a, Result<ModelResponse, ModelError>> {
-        Box::pin(async move {
-            let response = self.client.post(PATH, &self.body(request, false), false).await?;
-            let json = self.client.json(response).await?;
-            parse_response(&json)
-        })
-    }
-
-    fn invoke_stream<'a>(&'a self, request: &'a ModelRequest) -> BoxStream<'a, Result<ModelChunk, ModelError>> {
-        sse_stream(&self.client, PATH, self.body(request, true), ChatDecoder::default())
-    }
-}
+http_model!(OpenAIChat, PATH, parse_response, ChatDecoder::default());
 
 #[cfg(test)]
 mod tests {

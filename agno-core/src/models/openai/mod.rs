@@ -34,23 +34,39 @@
 //! ```
 
 mod chat;
-mod http;
 mod responses;
-pub mod sse;
 
-pub use chat::OpenAIChat;
-pub use http::{
-    DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_DELAY, DEFAULT_RETRY_BACKOFF, DEFAULT_TIMEOUT,
-    install_tls_provider,
+pub use super::http::{
+    DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_DELAY, DEFAULT_RETRY_BACKOFF, DEFAULT_TIMEOUT, install_tls_provider,
 };
+pub use super::sse;
+pub use chat::OpenAIChat;
 pub use responses::OpenAIResponses;
 
 use serde_json::{Value, json};
 
+use super::http::{Auth, Client, Provider};
 use super::{Message, Role};
 
 /// The provider name both models report.
 pub const PROVIDER: &str = "OpenAI";
+/// OpenAI's API address; `OPENAI_BASE_URL` or `.base_url(..)` replace it.
+pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+
+/// OpenAI on the HTTP side: a bearer token, `OPENAI_API_KEY`, `OPENAI_BASE_URL`.
+static OPENAI: Provider = Provider {
+    name: PROVIDER,
+    key_env: "OPENAI_API_KEY",
+    base_url_env: "OPENAI_BASE_URL",
+    default_base_url: DEFAULT_BASE_URL,
+    auth: Auth::Bearer,
+    headers: &[],
+};
+
+/// A client with OpenAI's settings from the environment.
+fn client() -> Client {
+    Client::from_env(&OPENAI)
+}
 
 /// The messages as OpenAI's `{"role", "content"}` objects.
 fn messages_json(messages: &[Message]) -> Vec<Value> {
@@ -67,60 +83,14 @@ fn messages_json(messages: &[Message]) -> Vec<Value> {
         .collect()
 }
 
-/// A token count from a JSON number.
-fn tokens(value: Option<&Value>) -> Option<u64> {
-    value.and_then(Value::as_u64)
-}
-
 /// The connection builder methods both models share.
 macro_rules! connection_methods {
     () => {
-        /// Uses this API key instead of `OPENAI_API_KEY`.
-        pub fn api_key(mut self, key: impl Into<String>) -> Self {
-            let key = key.into();
-            self.client.configure(|s| s.api_key = Some(key).filter(|k| !k.trim().is_empty()));
-            self
-        }
-
-        /// Sends requests to this address instead of `OPENAI_BASE_URL` or OpenAI's
-        /// (`http://localhost:11434/v1` for Ollama).
-        pub fn base_url(mut self, url: impl Into<String>) -> Self {
-            let url = url.into();
-            self.client.configure(|s| s.base_url = url);
-            self
-        }
-
-        /// Bounds a whole non-streamed request, and the wait between two reads of a stream
-        /// (default 600 s).
-        pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
-            self.client.configure(|s| s.timeout = timeout);
-            self
-        }
-
-        /// Retries after the first attempt on 429, 408, 409, 5xx, failed connections and timeouts
-        /// (default 2; 0 turns retries off).
-        pub fn max_retries(mut self, retries: u32) -> Self {
-            self.client.configure(|s| s.max_retries = retries);
-            self
-        }
-
-        /// The wait before the first retry when the server sends no `Retry-After`; it doubles with
-        /// each retry (default 500 ms).
-        pub fn retry_backoff(mut self, backoff: std::time::Duration) -> Self {
-            self.client.configure(|s| s.retry_backoff = backoff);
-            self
-        }
-
-        /// The longest wait between two attempts, `Retry-After` included (default 60 s).
-        pub fn max_retry_delay(mut self, delay: std::time::Duration) -> Self {
-            self.client.configure(|s| s.max_retry_delay = delay);
-            self
-        }
-
-        /// Whether an API key is set (from the environment or [`api_key`](Self::api_key)).
-        pub fn has_api_key(&self) -> bool {
-            self.client.settings.api_key.is_some()
-        }
+        super::super::http::connection_methods!(
+            "OPENAI_API_KEY",
+            "OPENAI_BASE_URL",
+            "OpenAI's (`http://localhost:11434/v1` for Ollama)"
+        );
     };
 }
 use connection_methods;

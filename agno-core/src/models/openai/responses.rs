@@ -4,10 +4,11 @@ use std::collections::VecDeque;
 
 use serde_json::{Value, json};
 
-use super::http::{Client, Decoder, Settings, excerpt, json_error_message, sse_stream};
-use super::sse::SseEvent;
-use super::{PROVIDER, connection_methods, messages_json, tokens};
-use crate::models::{BoxFuture, BoxStream, Model, ModelChunk, ModelError, ModelRequest, ModelResponse, Usage};
+use super::{PROVIDER, client, connection_methods, messages_json};
+use crate::models::http::tokens;
+use crate::models::http::{Client, Decoder, excerpt, http_model, json_error_message};
+use crate::models::sse::SseEvent;
+use crate::models::{ModelChunk, ModelError, ModelRequest, ModelResponse, Usage};
 
 /// The path of the Responses API under the base URL.
 const PATH: &str = "responses";
@@ -32,8 +33,7 @@ impl OpenAIResponses {
     /// The model `id` (`"gpt-5.2"`), with `OPENAI_API_KEY` and `OPENAI_BASE_URL` from the
     /// environment.
     pub fn new(id: impl Into<String>) -> Self {
-        super::install_tls_provider();
-        Self { id: id.into(), client: Client::new(Settings::from_env(), PROVIDER) }
+        Self { id: id.into(), client: client() }
     }
 
     connection_methods!();
@@ -144,31 +144,7 @@ impl Decoder for ResponsesDecoder {
     }
 }
 
-impl Model for OpenAIResponses {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn provider(&self) -> &str {
-        PROVIDER
-    }
-
-    fn endpoint(&self) -> Option<&str> {
-        Some(&self.client.settings.base_url)
-    }
-
-    fn invoke<'a>(&'a self, request: &'a ModelRequest) -> BoxFuture<'a, Result<ModelResponse, ModelError>> {
-        Box::pin(async move {
-            let response = self.client.post(PATH, &self.body(request, false), false).await?;
-            let json = self.client.json(response).await?;
-            parse_response(&json)
-        })
-    }
-
-    fn invoke_stream<'a>(&'a self, request: &'a ModelRequest) -> BoxStream<'a, Result<ModelChunk, ModelError>> {
-        sse_stream(&self.client, PATH, self.body(request, true), ResponsesDecoder)
-    }
-}
+http_model!(OpenAIResponses, PATH, parse_response, ResponsesDecoder);
 
 #[cfg(test)]
 mod tests {

@@ -1,4 +1,5 @@
-//! A server-sent events parser that accepts the body in pieces of any size.
+//! A server-sent events parser that accepts the body in pieces of any size (what the OpenAI and
+//! Anthropic streams are read with).
 //!
 //! Frames end with an empty line; lines end with `\n`, `\r\n` or `\r`. `data:` lines of one frame
 //! are joined with `\n`, `event:` names the frame, lines starting with `:` are comments, other

@@ -1,5 +1,7 @@
-//! The HTTP side shared by both OpenAI models: settings, the client, retries with backoff, error
-//! messages, and the stream that turns a server-sent-events body into model chunks.
+//! The HTTP side every networked model shares (OpenAI's and Anthropic's): settings, the
+//! client, retries with backoff, error messages, and the stream that turns a server-sent-events
+//! body into model chunks. What differs between providers is a [`Provider`]: its name, its
+//! environment variables, its address and how it takes the key.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -10,14 +12,12 @@ use std::time::Duration;
 
 use futures_core::Stream;
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
 use super::sse::{SseEvent, SseParser};
 use crate::models::{BoxFuture, BoxStream, ModelChunk, ModelError};
 
-/// OpenAI's API address; `OPENAI_BASE_URL` or `.base_url(..)` replace it.
-pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 /// Default limit for a whole non-streamed request, and for the wait between two reads of a stream.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 /// Default number of retries after the first attempt (429, 408, 409 and 5xx answers, failed
@@ -30,7 +30,33 @@ pub const DEFAULT_MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
 /// How much of a provider's error body goes into a message when it is not JSON.
 const BODY_EXCERPT: usize = 300;
 
-/// Connection settings of an OpenAI model.
+/// How a provider takes the API key.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Auth {
+    /// `Authorization: Bearer <key>` (OpenAI).
+    Bearer,
+    /// The key alone in this header (`x-api-key`, Anthropic).
+    Header(&'static str),
+}
+
+/// What differs between providers on the HTTP side.
+#[derive(Debug)]
+pub(crate) struct Provider {
+    /// The name in messages and logs (`"OpenAI"`).
+    pub name: &'static str,
+    /// The environment variable with the key (`OPENAI_API_KEY`).
+    pub key_env: &'static str,
+    /// The environment variable with the address (`OPENAI_BASE_URL`).
+    pub base_url_env: &'static str,
+    /// The provider's own address; without a key, requests to it are refused at once.
+    pub default_base_url: &'static str,
+    /// How the key is sent.
+    pub auth: Auth,
+    /// Headers every request carries (`anthropic-version`).
+    pub headers: &'static [(&'static str, &'static str)],
+}
+
+/// Connection settings of a networked model.
 #[derive(Clone)]
 pub(crate) struct Settings {
     pub api_key: Option<String>,
@@ -55,16 +81,16 @@ impl fmt::Debug for Settings {
 }
 
 /// A non-empty environment variable.
-fn env_var(name: &str) -> Option<String> {
+pub(crate) fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 impl Settings {
-    /// `OPENAI_API_KEY` and `OPENAI_BASE_URL` from the environment, defaults for the rest.
-    pub fn from_env() -> Self {
+    /// The provider's key and address from the environment, defaults for the rest.
+    pub fn from_env(provider: &Provider) -> Self {
         Self {
-            api_key: env_var("OPENAI_API_KEY"),
-            base_url: env_var("OPENAI_BASE_URL").unwrap_or_else(|| DEFAULT_BASE_URL.to_owned()),
+            api_key: env_var(provider.key_env),
+            base_url: env_var(provider.base_url_env).unwrap_or_else(|| provider.default_base_url.to_owned()),
             timeout: DEFAULT_TIMEOUT,
             max_retries: DEFAULT_MAX_RETRIES,
             retry_backoff: DEFAULT_RETRY_BACKOFF,
@@ -82,15 +108,16 @@ impl Settings {
     }
 }
 
-/// The server's requested wait: `retry-after-ms` (OpenAI's), else `Retry-After` in seconds. The
-/// HTTP-date form of `Retry-After` is not read (the backoff is used instead).
+/// The server's requested wait: `retry-after-ms` (OpenAI's and Anthropic's), else `Retry-After`
+/// in seconds. The HTTP-date form of `Retry-After` is not read (the backoff is used instead).
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let number = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<f64>().ok();
     let valid = |secs: f64| (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)));
     number("retry-after-ms").and_then(|ms| valid(ms / 1000.0)).or_else(|| number("retry-after").and_then(valid))
 }
 
-/// Whether an answer with this status is worth another attempt.
+/// Whether an answer with this status is worth another attempt (5xx includes Anthropic's 529
+/// "overloaded").
 fn retryable(status: StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 409 | 429) || status.is_server_error()
 }
@@ -98,8 +125,8 @@ fn retryable(status: StatusCode) -> bool {
 /// An HTTP client for one model: the settings and a `reqwest` client built on first use.
 pub(crate) struct Client {
     pub settings: Settings,
-    /// The provider's name, for messages ("OpenAI").
-    provider: &'static str,
+    /// The provider, for headers and messages.
+    provider: &'static Provider,
     http: OnceLock<Result<reqwest::Client, String>>,
 }
 
@@ -117,8 +144,19 @@ impl Clone for Client {
 
 impl Client {
     /// A client with these settings; nothing is opened yet.
-    pub fn new(settings: Settings, provider: &'static str) -> Self {
+    pub fn new(settings: Settings, provider: &'static Provider) -> Self {
         Self { settings, provider, http: OnceLock::new() }
+    }
+
+    /// A client with the provider's settings from the environment.
+    pub fn from_env(provider: &'static Provider) -> Self {
+        install_tls_provider();
+        Self::new(Settings::from_env(provider), provider)
+    }
+
+    /// The provider's name, for messages (`"OpenAI"`).
+    pub fn provider(&self) -> &'static str {
+        self.provider.name
     }
 
     /// Changes the settings (before first use, from the model's builder methods).
@@ -136,7 +174,7 @@ impl Client {
                 .build()
                 .map_err(|e| format!("cannot create the HTTP client: {e}"))
         });
-        built.as_ref().map_err(|e| ModelError::new(format!("{}: {e}", self.provider)))
+        built.as_ref().map_err(|e| ModelError::new(format!("{}: {e}", self.provider.name)))
     }
 
     /// `{base_url}/{path}`.
@@ -146,11 +184,12 @@ impl Client {
 
     /// POSTs `body` as JSON to `path`, retrying as the settings say; the first successful answer.
     pub async fn post(&self, path: &str, body: &Value, stream: bool) -> Result<reqwest::Response, ModelError> {
+        let provider = self.provider.name;
         let http = self.http()?;
         let url = self.url(path);
         let auth = self.authorization(&url)?;
         let payload = serde_json::to_vec(body)
-            .map_err(|e| ModelError::new(format!("{}: cannot encode the request: {e}", self.provider)))?;
+            .map_err(|e| ModelError::new(format!("{provider}: cannot encode the request: {e}")))?;
         let attempts = self.settings.max_retries.saturating_add(1);
         let mut attempt = 0;
         loop {
@@ -160,8 +199,11 @@ impl Client {
                 .header(CONTENT_TYPE, "application/json")
                 .header(ACCEPT, if stream { "text/event-stream" } else { "application/json" })
                 .body(payload.clone());
-            if let Some(auth) = &auth {
-                request = request.header(AUTHORIZATION, auth.clone());
+            for (name, value) in self.provider.headers {
+                request = request.header(*name, *value);
+            }
+            if let Some((name, value)) = &auth {
+                request = request.header(name.clone(), value.clone());
             }
             if !stream {
                 request = request.timeout(self.settings.timeout);
@@ -173,7 +215,7 @@ impl Client {
                     if retryable(status) && attempt < attempts {
                         let delay = self.settings.retry_delay(attempt - 1, Some(response.headers()));
                         tracing::warn!(
-                            provider = self.provider,
+                            provider,
                             %status,
                             attempt,
                             delay_ms = delay.as_millis() as u64,
@@ -190,7 +232,7 @@ impl Client {
                     let transient = error.is_connect() || error.is_timeout();
                     if transient && attempt < attempts {
                         let delay = self.settings.retry_delay(attempt - 1, None);
-                        tracing::warn!(provider = self.provider, %error, attempt, "model request failed; retrying");
+                        tracing::warn!(provider, %error, attempt, "model request failed; retrying");
                         tokio::time::sleep(delay).await;
                         continue;
                     }
@@ -202,52 +244,155 @@ impl Client {
                 }
             };
             let tries = if attempt > 1 { format!(" (after {attempt} attempts)") } else { String::new() };
-            return Err(ModelError::new(format!("{} error: {failure}{tries}", self.provider)));
+            return Err(ModelError::new(format!("{provider} error: {failure}{tries}")));
         }
     }
 
-    /// The `Authorization` header, marked sensitive so it is never printed. Without a key, OpenAI
-    /// itself is refused at once; other servers (Ollama, vLLM) are asked without one.
-    fn authorization(&self, url: &str) -> Result<Option<HeaderValue>, ModelError> {
+    /// The header that carries the key, marked sensitive so it is never printed. Without a key,
+    /// the provider's own address is refused at once; other servers (Ollama, vLLM, a local
+    /// stand-in) are asked without one.
+    fn authorization(&self, url: &str) -> Result<Option<(HeaderName, HeaderValue)>, ModelError> {
+        let provider = self.provider;
         match &self.settings.api_key {
             Some(key) => {
-                let mut value = HeaderValue::from_str(&format!("Bearer {}", key.trim())).map_err(|_| {
+                let (name, text) = match provider.auth {
+                    Auth::Bearer => (AUTHORIZATION, format!("Bearer {}", key.trim())),
+                    Auth::Header(name) => (HeaderName::from_static(name), key.trim().to_owned()),
+                };
+                let mut value = HeaderValue::from_str(&text).map_err(|_| {
                     ModelError::new(format!(
                         "{}: the API key contains characters that cannot be sent in an HTTP header",
-                        self.provider
+                        provider.name
                     ))
                 })?;
                 value.set_sensitive(true);
-                Ok(Some(value))
+                Ok(Some((name, value)))
             }
-            None if url.starts_with(DEFAULT_BASE_URL) => {
-                Err(ModelError::new(format!("{}: no API key: set OPENAI_API_KEY or call .api_key(..)", self.provider)))
-            }
+            None if url.starts_with(provider.default_base_url) => Err(ModelError::new(format!(
+                "{}: no API key: set {} or call .api_key(..)",
+                provider.name, provider.key_env
+            ))),
             None => Ok(None),
         }
+    }
+
+    /// POSTs `body` to `path` (not streamed) and reads the whole JSON answer.
+    pub async fn post_json(&self, path: &str, body: &Value) -> Result<Value, ModelError> {
+        let response = self.post(path, body, false).await?;
+        self.json(response).await
     }
 
     /// Reads a whole JSON answer.
     pub async fn json(&self, response: reqwest::Response) -> Result<Value, ModelError> {
         let body = response.bytes().await.map_err(|e| {
-            ModelError::new(format!("{} error: reading the answer failed: {}", self.provider, error_chain(&e)))
+            ModelError::new(format!("{} error: reading the answer failed: {}", self.provider.name, error_chain(&e)))
         })?;
         serde_json::from_slice(&body).map_err(|e| {
             ModelError::new(format!(
                 "{} error: the answer is not valid JSON ({e}): {}",
-                self.provider,
+                self.provider.name,
                 excerpt(&String::from_utf8_lossy(&body))
             ))
         })
     }
 }
 
+/// The builder methods every networked model has (key, address, timeout, retries); used inside
+/// the model's `impl`, whose `client` field is a [`Client`]. The arguments name the key's and the
+/// address's environment variables and describe the default address, for the docs.
+macro_rules! connection_methods {
+    ($key_env:literal, $url_env:literal, $default_url:literal) => {
+        #[doc = concat!("Uses this API key instead of `", $key_env, "`.")]
+        pub fn api_key(mut self, key: impl Into<String>) -> Self {
+            let key = key.into();
+            self.client.configure(|s| s.api_key = Some(key).filter(|k| !k.trim().is_empty()));
+            self
+        }
+
+        #[doc = concat!("Sends requests to this address instead of `", $url_env, "` or ", $default_url, ".")]
+        pub fn base_url(mut self, url: impl Into<String>) -> Self {
+            let url = url.into();
+            self.client.configure(|s| s.base_url = url);
+            self
+        }
+
+        /// Bounds a whole non-streamed request, and the wait between two reads of a stream
+        /// (default 600 s).
+        pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.client.configure(|s| s.timeout = timeout);
+            self
+        }
+
+        /// Retries after the first attempt on 429, 408, 409, 5xx, failed connections and timeouts
+        /// (default 2; 0 turns retries off).
+        pub fn max_retries(mut self, retries: u32) -> Self {
+            self.client.configure(|s| s.max_retries = retries);
+            self
+        }
+
+        /// The wait before the first retry when the server sends no `Retry-After`; it doubles with
+        /// each retry (default 500 ms).
+        pub fn retry_backoff(mut self, backoff: std::time::Duration) -> Self {
+            self.client.configure(|s| s.retry_backoff = backoff);
+            self
+        }
+
+        /// The longest wait between two attempts, `Retry-After` included (default 60 s).
+        pub fn max_retry_delay(mut self, delay: std::time::Duration) -> Self {
+            self.client.configure(|s| s.max_retry_delay = delay);
+            self
+        }
+
+        /// Whether an API key is set (from the environment or [`api_key`](Self::api_key)).
+        pub fn has_api_key(&self) -> bool {
+            self.client.settings.api_key.is_some()
+        }
+    };
+}
+pub(crate) use connection_methods;
+
+/// The [`Model`](crate::models::Model) impl of a networked model: a type with `id: String`,
+/// `client: Client` and `fn body(&self, &ModelRequest, stream: bool) -> Value`, the path its
+/// requests go to, the function that reads a whole answer, and the stream's decoder.
+macro_rules! http_model {
+    ($model:ty, $path:expr, $parse:path, $decoder:expr) => {
+        impl crate::models::Model for $model {
+            fn id(&self) -> &str {
+                &self.id
+            }
+
+            fn provider(&self) -> &str {
+                self.client.provider()
+            }
+
+            fn endpoint(&self) -> Option<&str> {
+                Some(&self.client.settings.base_url)
+            }
+
+            fn invoke<'a>(
+                &'a self,
+                request: &'a crate::models::ModelRequest,
+            ) -> crate::models::BoxFuture<'a, Result<crate::models::ModelResponse, crate::models::ModelError>> {
+                Box::pin(async move { $parse(&self.client.post_json($path, &self.body(request, false)).await?) })
+            }
+
+            fn invoke_stream<'a>(
+                &'a self,
+                request: &'a crate::models::ModelRequest,
+            ) -> crate::models::BoxStream<'a, Result<crate::models::ModelChunk, crate::models::ModelError>> {
+                crate::models::http::sse_stream(&self.client, $path, self.body(request, true), $decoder)
+            }
+        }
+    };
+}
+pub(crate) use http_model;
+
 /// Makes `ring` the process's rustls crypto provider unless one is installed already. Without the
 /// `rustls` feature it does nothing.
 ///
 /// With the `rustls` feature, `reqwest` is built without a provider of its own, so every
-/// `reqwest::Client` of the program needs a process-wide one: the OpenAI models install it
-/// themselves, and a program that builds its own `reqwest` clients (with `reqwest`'s TLS
+/// `reqwest::Client` of the program needs a process-wide one: the OpenAI and Anthropic models
+/// install it themselves, and a program that builds its own `reqwest` clients (with `reqwest`'s TLS
 /// features off) should call this first. Calling it again is harmless.
 pub fn install_tls_provider() {
     #[cfg(feature = "rustls")]
@@ -297,6 +442,11 @@ pub(crate) fn excerpt(text: &str) -> String {
         Some((end, _)) => format!("{}…", &text[..end]),
         None => text.to_owned(),
     }
+}
+
+/// A token count from a JSON number.
+pub(crate) fn tokens(value: Option<&Value>) -> Option<u64> {
+    value.and_then(Value::as_u64)
 }
 
 /// An error and its causes, `: `-separated.
@@ -376,7 +526,7 @@ impl<'a, D: Decoder + 'a> StreamState<'a, D> {
                     }
                     Ok(None) => {
                         if self.parser.has_partial_frame() || !self.decoder.complete_at_end() {
-                            let provider = self.client.provider;
+                            let provider = self.client.provider();
                             let detail =
                                 if self.parser.has_partial_frame() { " in the middle of an event" } else { "" };
                             return self.fail(ModelError::new(format!(
@@ -386,7 +536,7 @@ impl<'a, D: Decoder + 'a> StreamState<'a, D> {
                         self.phase = Phase::Done;
                     }
                     Err(e) => {
-                        let provider = self.client.provider;
+                        let provider = self.client.provider();
                         return self.fail(ModelError::new(format!(
                             "{provider} error: reading the stream failed: {}",
                             error_chain(&e)
@@ -461,6 +611,24 @@ impl<'a, D: Decoder + 'a> Stream for Unfold<'a, D> {
 mod tests {
     use super::*;
 
+    static OPENAI: Provider = Provider {
+        name: "OpenAI",
+        key_env: "OPENAI_API_KEY",
+        base_url_env: "OPENAI_BASE_URL",
+        default_base_url: "https://api.openai.com/v1",
+        auth: Auth::Bearer,
+        headers: &[],
+    };
+
+    static ANTHROPIC: Provider = Provider {
+        name: "Anthropic",
+        key_env: "ANTHROPIC_API_KEY",
+        base_url_env: "ANTHROPIC_BASE_URL",
+        default_base_url: "https://api.anthropic.com",
+        auth: Auth::Header("x-api-key"),
+        headers: &[("anthropic-version", "2023-06-01")],
+    };
+
     fn settings() -> Settings {
         Settings {
             api_key: Some("sk-secret".into()),
@@ -526,26 +694,42 @@ mod tests {
 
     #[test]
     fn the_key_is_never_shown() {
-        let client = Client::new(settings(), "OpenAI");
+        let client = Client::new(settings(), &OPENAI);
         assert!(!format!("{client:?}").contains("sk-secret"));
-        let header = client.authorization("http://x").unwrap().unwrap();
+        let (name, header) = client.authorization("http://x").unwrap().unwrap();
+        assert_eq!(name, AUTHORIZATION);
         assert!(header.is_sensitive());
         assert!(!format!("{header:?}").contains("sk-secret"));
         let mut bad = settings();
         bad.api_key = Some("sk\nsecret".into());
-        let err = Client::new(bad, "OpenAI").authorization("http://x").unwrap_err();
+        let err = Client::new(bad, &OPENAI).authorization("http://x").unwrap_err();
         assert!(!err.message.contains("secret"), "{err}");
     }
 
     #[test]
-    fn a_missing_key_is_refused_for_openai_only() {
+    fn a_missing_key_is_refused_for_the_providers_own_address() {
         let mut s = settings();
         s.api_key = None;
-        let client = Client::new(s, "OpenAI");
+        let client = Client::new(s.clone(), &OPENAI);
         assert!(
             client.authorization("https://api.openai.com/v1/responses").unwrap_err().message.contains("OPENAI_API_KEY")
         );
         assert!(client.authorization("http://localhost:11434/v1/chat/completions").unwrap().is_none());
         assert_eq!(client.url("responses"), "http://127.0.0.1:1/v1/responses");
+
+        let client = Client::new(s, &ANTHROPIC);
+        let err = client.authorization("https://api.anthropic.com/v1/messages").unwrap_err();
+        assert_eq!(err.message, "Anthropic: no API key: set ANTHROPIC_API_KEY or call .api_key(..)");
+        assert!(client.authorization("http://127.0.0.1:9/v1/messages").unwrap().is_none());
+    }
+
+    #[test]
+    fn anthropic_takes_the_key_alone_in_its_header() {
+        let client = Client::new(settings(), &ANTHROPIC);
+        let (name, value) = client.authorization("http://x").unwrap().unwrap();
+        assert_eq!(name.as_str(), "x-api-key");
+        assert_eq!(value.to_str().unwrap(), "sk-secret");
+        assert!(value.is_sensitive());
+        assert!(retryable(StatusCode::from_u16(529).unwrap()), "Anthropic's overloaded");
     }
 }
