@@ -3,6 +3,10 @@
 //! new process reading the event from stdin; the time is from spawn to exit (the task itself
 //! runs afterwards in the detached worker, so it is not in the figure).
 //!
+//! Two series: every run in a new project (so every hook also starts the worker: the cost of a
+//! first write), and every run in one project (the worker of the previous write is still busy,
+//! so the hook only queues: the cost of writes in a row).
+//!
 //! ```sh
 //! cargo build --release --examples
 //! cargo run --release --example claude_code_hook_bench -- [runs] [--peer 'python3 hook.py' [peer runs]]
@@ -67,35 +71,54 @@ fn main() -> ExitCode {
         eprintln!("{} is missing: run `cargo build --release --examples` first", hook.display());
         return ExitCode::FAILURE;
     }
-    let project = std::env::temp_dir().join(format!("agno-hook-bench-{}", std::process::id()));
-    if let Err(e) = std::fs::create_dir_all(&project) {
-        eprintln!("cannot create {}: {e}", project.display());
-        return ExitCode::FAILURE;
-    }
-    let payload = serde_json::json!({
-        "session_id": "bench-session", "transcript_path": project.join("t.jsonl"), "cwd": project,
-        "permission_mode": "acceptEdits", "hook_event_name": "PreToolUse", "tool_name": "Write",
-        "tool_use_id": "toolu_bench", "tool_input": {"file_path": project.join("app.py"), "content": "print('hello')\n"},
-    })
-    .to_string();
-    let command = |program: &Path| {
+    let base = std::env::temp_dir().join(format!("agno-hook-bench-{}", std::process::id()));
+    let payload_in = |project: &Path| {
+        serde_json::json!({
+            "session_id": "bench-session", "transcript_path": project.join("t.jsonl"), "cwd": project,
+            "permission_mode": "acceptEdits", "hook_event_name": "PreToolUse", "tool_name": "Write",
+            "tool_use_id": "toolu_bench", "tool_input": {"file_path": project.join("app.py"), "content": "print('hello')\n"},
+        })
+        .to_string()
+    };
+    let command = |program: &Path, project: &Path| {
         let mut c = Command::new(program);
-        c.current_dir(&project).env("CLAUDE_PROJECT_DIR", &project);
+        c.current_dir(project).env("CLAUDE_PROJECT_DIR", project);
         c
     };
-    let ours = match series(|| command(&hook), runs, payload.as_bytes()) {
-        Ok(times) => times,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::FAILURE;
+    let mut results = Vec::new();
+    for fresh in [true, false] {
+        let mut times = Vec::with_capacity(runs);
+        for run in 0..=runs {
+            let project = if fresh { base.join(format!("p{run}")) } else { base.join("shared") };
+            if let Err(e) = std::fs::create_dir_all(&project) {
+                eprintln!("cannot create {}: {e}", project.display());
+                return ExitCode::FAILURE;
+            }
+            match once(&mut command(&hook, &project), payload_in(&project).as_bytes()) {
+                // The first run warms the page cache.
+                Ok(_) if run == 0 => {}
+                Ok(ms) => times.push(ms),
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            }
         }
-    };
-    println!("agno for Rust, claude_code_quickstart on PreToolUse Write (adds the task): {}", summary(ours));
+        let what =
+            if fresh { "starting the worker (a new project each run)" } else { "a worker already busy (one project)" };
+        results.push(format!("agno for Rust, claude_code_quickstart on PreToolUse Write, {what}: {}", summary(times)));
+    }
+    for line in &results {
+        println!("{line}");
+    }
+    let project = base.join("peer");
+    let _ = std::fs::create_dir_all(&project);
+    let payload = payload_in(&project);
     if let Some(peer) = peer {
         let shell = PathBuf::from("/bin/sh");
         let times = series(
             || {
-                let mut c = command(&shell);
+                let mut c = command(&shell, &project);
                 c.arg("-c").arg(&peer);
                 c
             },
@@ -107,6 +130,6 @@ fn main() -> ExitCode {
             Err(e) => eprintln!("peer: {e}"),
         }
     }
-    let _ = std::fs::remove_dir_all(&project);
+    let _ = std::fs::remove_dir_all(&base);
     ExitCode::SUCCESS
 }

@@ -1,9 +1,9 @@
 //! `HookApp` as Claude Code runs it: one process per event, tasks handed to a detached worker,
 //! results picked up by later processes of the same session.
 //!
-//! This test binary is its own hook command (`harness = false`): started with `AS_HOOK=1` it
-//! runs the app below on stdin; started by the app as its task worker, `HookApp::run` serves as
-//! the worker. Otherwise it runs the tests. A prompt is a small JSON command (`{"op": "add",
+//! This test binary is its own hook command (`harness = false`): started with `HOOK_DB` set it
+//! runs the app below on stdin; started by the app as its task worker (`HOOK_DB` is inherited),
+//! `HookApp::run` serves as the worker. Otherwise it runs the tests. A prompt is a small JSON command (`{"op": "add",
 //! ...}`) and the answer's `additionalContext` is the JSON result, so each test drives tasks
 //! across processes exactly as hooks do.
 
@@ -27,6 +27,17 @@ fn gated(gate: String) -> String {
     while !Path::new(&gate).exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
+    format!("opened {gate}")
+}
+
+/// Like `gated`, async: it can be stopped while it waits.
+#[task]
+async fn gated_async(gate: String) -> String {
+    let _ = std::fs::write(format!("{gate}.pid"), std::process::id().to_string());
+    while !Path::new(&gate).exists() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _ = std::fs::write(format!("{gate}.done"), "");
     format!("opened {gate}")
 }
 
@@ -54,6 +65,15 @@ fn record(log: String, label: String) -> String {
     label
 }
 
+/// Whether a worker holds the lock of the database named in the command.
+fn worker_lock_held(cmd: &Value) -> bool {
+    let lock = format!("{}.worker.lock", cmd["db"].as_str().unwrap_or_default());
+    match std::fs::OpenOptions::new().write(true).open(lock) {
+        Ok(file) => matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
+        Err(_) => false,
+    }
+}
+
 fn options(cmd: &Value) -> AddOptions {
     let mut options = AddOptions::new();
     if let Some(key) = cmd["key"].as_str() {
@@ -79,6 +99,7 @@ async fn command(event: &UserPromptSubmit, tasks: &Tasks) -> Response {
         "add" => {
             let added = match cmd["task"].as_str().unwrap_or_default() {
                 "gated" => tasks.add_with(gated, text(&arg), options(&cmd)),
+                "gated_async" => tasks.add_with(gated_async, text(&arg), options(&cmd)),
                 "doubled" => tasks.add_with(doubled, arg.as_i64().unwrap_or(0), options(&cmd)),
                 "explode" => tasks.add_with(explode, text(&arg), options(&cmd)),
                 "record" => tasks.add_with(record, (text(&arg[0]), text(&arg[1])), options(&cmd)),
@@ -91,6 +112,17 @@ async fn command(event: &UserPromptSubmit, tasks: &Tasks) -> Response {
         "get" => json!(tasks.get(key.as_str()).map(|r| json!({"status": r.status, "value": r.value}))),
         "wait" => json!(tasks.wait(key.as_str(), Duration::from_secs(30)).await),
         "cancel" => json!(tasks.cancel(key.as_str())),
+        // Two adds in one process, the worker of the first gone before the second.
+        "add_wait_add" => {
+            tasks.add_with(doubled, 1, AddOptions::new().key("first"));
+            let first = tasks.wait("first", Duration::from_secs(30)).await;
+            let worker_gone = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < worker_gone && worker_lock_held(&cmd) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            tasks.add_with(doubled, 2, AddOptions::new().key("second"));
+            json!(first)
+        }
         "errors" => json!(tasks.pop_errors().into_iter().map(|(k, e)| json!([k, e.message])).collect::<Vec<_>>()),
         _ => Value::Null,
     };
@@ -115,7 +147,6 @@ fn app(db: &Path) -> HookApp {
 /// One hook process: the event in, `(answer, stderr, exit code)` out.
 fn hook(db: &Path, event: &Value) -> (Value, String, i32) {
     let mut child = Command::new(std::env::current_exe().expect("the test binary"))
-        .env("AS_HOOK", "1")
         .env("HOOK_DB", db)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -261,6 +292,34 @@ fn a_killed_worker_is_replaced_and_its_task_resumed() {
     assert_eq!(attempts, 2, "resumed once");
 }
 
+fn a_second_add_after_the_first_worker_left_is_not_stranded() {
+    let env = env();
+    let db = env.db.display().to_string();
+    assert_eq!(ask(&env.db, "s", json!({"op": "add_wait_add", "db": db})), json!(2));
+    // No other hook runs (one would start a worker for orphaned rows): the second add itself
+    // must have started a worker.
+    let conn = rusqlite::Connection::open(&env.db).expect("open the db");
+    until("the second task, with no further hook", || {
+        conn.query_row("SELECT status FROM agno_task_results WHERE key = 'second'", [], |r| r.get::<_, String>(0))
+            .is_ok_and(|status| status == "COMPLETED")
+    });
+    assert_eq!(ask(&env.db, "s", json!({"op": "pop", "key": "second"})), json!(4));
+}
+
+fn cancelling_a_running_async_task_from_another_process_stops_it() {
+    let env = env();
+    let gate = gate_path(&env, "gate");
+    ask(&env.db, "s", json!({"op": "add", "task": "gated_async", "key": "ga", "arg": gate}));
+    let pid_file = format!("{gate}.pid");
+    until("the task to run", || Path::new(&pid_file).exists());
+    let pid = std::fs::read_to_string(&pid_file).expect("pid");
+    assert_eq!(ask(&env.db, "s", json!({"op": "cancel", "key": "ga"})), json!(true));
+    // The worker stops the task and, with nothing left, exits while the gate is still shut.
+    until("the worker to stop the task and exit", || !Path::new(&format!("/proc/{pid}")).exists() || is_zombie(&pid));
+    assert!(!Path::new(&format!("{gate}.done")).exists(), "the cancelled task never got past its gate");
+    assert_eq!(ask(&env.db, "s", json!({"op": "get", "key": "ga"}))["status"], "CANCELLED");
+}
+
 fn is_zombie(pid: &str) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.split_whitespace().nth(2) == Some("Z"))
 }
@@ -324,12 +383,19 @@ const TESTS: &[Test] = &[
     ("cancel_and_priority_across_processes", cancel_and_priority_across_processes),
     ("a_killed_worker_is_replaced_and_its_task_resumed", a_killed_worker_is_replaced_and_its_task_resumed),
     ("sixteen_parallel_hooks_on_one_session_lose_nothing", sixteen_parallel_hooks_on_one_session_lose_nothing),
+    (
+        "a_second_add_after_the_first_worker_left_is_not_stranded",
+        a_second_add_after_the_first_worker_left_is_not_stranded,
+    ),
+    (
+        "cancelling_a_running_async_task_from_another_process_stops_it",
+        cancelling_a_running_async_task_from_another_process_stops_it,
+    ),
 ];
 
 fn main() -> ExitCode {
-    if let Some(db) = std::env::var_os("HOOK_DB").filter(|_| {
-        std::env::var_os("AS_HOOK").is_some() || std::env::var_os(agno::claude_code::worker::WORKER_ENV).is_some()
-    }) {
+    // A hook process (and the workers it starts, which inherit `HOOK_DB`): the app's `run`.
+    if let Some(db) = std::env::var_os("HOOK_DB") {
         return app(Path::new(&db)).run();
     }
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();

@@ -103,6 +103,12 @@ pub fn resumable(name: &str) -> Option<Resume> {
     descriptors().into_iter().find(|d| d.kind == Kind::Task && d.name == name).and_then(|d| d.resume)
 }
 
+/// The modules of every registered task with this name (a worker process finds a task by its
+/// name alone, so more than one is ambiguous).
+pub fn task_modules(name: &str) -> Vec<&'static str> {
+    descriptors().into_iter().filter(|d| d.kind == Kind::Task && d.name == name).map(|d| d.module_path).collect()
+}
+
 /// One line for people: `registered hooks: a (background), b; tasks: c`.
 pub fn describe() -> String {
     let names = |items: Vec<&'static Descriptor>| {

@@ -11,10 +11,10 @@ use super::event::{
     SessionStart, Stop, SubagentStop, UserPromptSubmit,
 };
 use super::handler::{Fits, Handler, HandlerCall, HandlerContext, HandlerError};
-use super::matcher::ToolMatcher;
+use super::matcher::{MatcherError, ToolMatcher};
 use super::response::{Outcome, Verdict};
 use super::transcript::Transcript;
-use super::worker::{self, Starter, WORKER_ENV};
+use super::worker::{self, Starter};
 use crate::panic::{CatchPanic, panic_message};
 use crate::tasks::{DEFAULT_MAX_WORKERS, SqliteTaskBackend, TaskBackend, Tasks};
 
@@ -23,6 +23,20 @@ pub const DEFAULT_TASK_DB: &str = "agno-tasks.db";
 
 /// Overrides where the task store is (a file path).
 pub const TASK_DB_ENV: &str = "AGNO_TASKS_DB";
+
+/// A mistake in how the app was put together, found when a handler was registered.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A tool matcher is not a valid regular expression.
+    #[error("handler `{handler}`: {source}")]
+    Matcher {
+        /// The handler it was given for.
+        handler: String,
+        /// Why.
+        #[source]
+        source: MatcherError,
+    },
+}
 
 /// What happens when a handler fails (returns an error or panics).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -98,7 +112,7 @@ struct Registration {
 /// ```
 pub struct HookApp {
     registrations: Vec<Registration>,
-    errors: Vec<String>,
+    errors: Vec<ConfigError>,
     policy: ErrorPolicy,
     tasks: TaskStore,
     task_threads: usize,
@@ -125,8 +139,8 @@ impl HookApp {
     fn register<H: Handler>(mut self, event: EventName, tools: Option<&str>, handler: H) -> Self {
         let tools = match tools.map(ToolMatcher::parse).transpose() {
             Ok(tools) => tools,
-            Err(e) => {
-                self.errors.push(format!("handler `{}`: {e}", handler.name()));
+            Err(source) => {
+                self.errors.push(ConfigError::Matcher { handler: handler.name().to_owned(), source });
                 return self;
             }
         };
@@ -243,8 +257,8 @@ impl HookApp {
 
     /// The configuration errors found while registering (an invalid tool matcher); `run` and
     /// `handle` report them on every event.
-    pub fn check(&self) -> Result<(), String> {
-        if self.errors.is_empty() { Ok(()) } else { Err(self.errors.join("; ")) }
+    pub fn check(&self) -> Result<(), &[ConfigError]> {
+        if self.errors.is_empty() { Ok(()) } else { Err(&self.errors) }
     }
 
     /// The hook command's `main`: reads one event from stdin, runs the matching handlers, writes
@@ -253,8 +267,8 @@ impl HookApp {
     /// same program, started again in a session of its own with no stdio (`run` serves as the
     /// worker's `main` too, so call it first thing in `main`).
     pub fn run(&self) -> ExitCode {
-        if let Some(db) = std::env::var_os(WORKER_ENV) {
-            return worker::run(db);
+        if let Some((db, threads)) = worker::invocation() {
+            return worker::run(&db, threads);
         }
         let mut input = String::new();
         let outcome = match std::io::stdin().read_to_string(&mut input) {
@@ -282,18 +296,25 @@ impl HookApp {
     }
 
     /// One event through the handlers, without a process: what `run` would write and return.
-    /// Tasks are queued but no worker is started (give [`task_backend`](Self::task_backend) to
-    /// run them in tests). Call it outside an async context, or use
-    /// [`handle_async`](Self::handle_async).
+    /// With the default task store, a handler taking `tasks` opens (creates) the SQLite file
+    /// under the event's `cwd` and queues its tasks, but no worker is started: give
+    /// [`task_backend`](Self::task_backend) to run them in tests. From async code,
+    /// [`handle_async`](Self::handle_async) saves a thread.
     pub fn handle(&self, input: &str) -> Outcome {
         self.handle_with(input, None)
     }
 
     fn handle_with(&self, input: &str, worker: Option<PathBuf>) -> Outcome {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
-        match runtime {
-            Ok(runtime) => runtime.block_on(self.handle_inner(input, worker)),
+        let on_own_runtime = || match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime.block_on(self.handle_inner(input, worker.clone())),
             Err(e) => Outcome::bad_input(format!("cannot start a runtime for the handlers: {e}")),
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // Called from async code (`#[tokio::main]`): a runtime cannot block inside another.
+            std::thread::scope(|scope| scope.spawn(on_own_runtime).join())
+                .unwrap_or_else(|_| Outcome::bad_input("the handlers' thread panicked"))
+        } else {
+            on_own_runtime()
         }
     }
 
@@ -303,8 +324,14 @@ impl HookApp {
     }
 
     async fn handle_inner(&self, input: &str, worker: Option<PathBuf>) -> Outcome {
-        if let Err(e) = self.check() {
-            return Outcome::bad_input(format!("configuration: {e}"));
+        if let Err(errors) = self.check() {
+            let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            let outcome = Outcome::bad_input(format!("configuration: {}", errors.join("; ")));
+            // A guard that cannot be set up must not let everything through.
+            return match self.policy {
+                ErrorPolicy::Blocking => Outcome { exit_code: 2, ..outcome },
+                ErrorPolicy::NonBlocking => outcome,
+            };
         }
         let event = match HookEvent::parse(input) {
             Ok(event) => event,
@@ -336,7 +363,8 @@ impl HookApp {
         };
 
         let mut verdict = Verdict::default();
-        verdict.notes = notes;
+        verdict.notes = event.warnings().iter().map(|w| format!("agno hook: {w}")).collect();
+        verdict.notes.extend(notes);
         for registration in selected {
             let handler = &*registration.handler;
             let cx = HandlerContext::new(&event, tasks.as_ref(), &cwd, &transcript);
@@ -349,13 +377,15 @@ impl HookApp {
                 }
                 Err(error) => {
                     let what = format!("handler `{}` failed on {name}: {error}", handler.name());
+                    // A Stop already forced into another turn is not blocked again (no endless turns).
+                    let again = event.raw().get("stop_hook_active").and_then(serde_json::Value::as_bool) == Some(true);
                     match self.policy {
-                        ErrorPolicy::Blocking => {
+                        ErrorPolicy::Blocking if !again => {
                             let mut stderr: String = verdict.notes.iter().map(|n| format!("{n}\n")).collect();
                             stderr.push_str(&format!("agno hook: {what}; blocking (error policy: blocking)\n"));
                             return Outcome { stdout: String::new(), stderr, exit_code: 2 };
                         }
-                        ErrorPolicy::NonBlocking => verdict.failed(what),
+                        ErrorPolicy::Blocking | ErrorPolicy::NonBlocking => verdict.failed(what),
                     }
                 }
             }
@@ -382,7 +412,7 @@ impl HookApp {
                 let queue = SqliteTaskBackend::open_queue(&path)
                     .map_err(|e| format!("cannot open the task store {}: {e}", path.display()))?
                     // A failure to start is reported once the handlers are done (`Starter::finish`).
-                    .on_queued(move || drop(on_queued.start()));
+                    .on_queued(move || on_queued.start());
                 let queue = Arc::new(queue);
                 let tasks = Tasks::new(Arc::clone(&queue) as Arc<dyn TaskBackend>, event.session_id());
                 Ok((tasks, Some((queue, starter))))

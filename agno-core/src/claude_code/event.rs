@@ -63,38 +63,48 @@ pub enum EventName {
 /// Events that are recognised but have no handler registration of their own.
 const RECOGNISED_ONLY: &[&str] = &["PostCompact", "SubagentStart", "PostToolUseFailure"];
 
-impl EventName {
-    /// Every event with its own registration, in the order the docs list them.
-    pub const HANDLED: [EventName; 10] = [
-        Self::PreToolUse,
-        Self::PostToolUse,
-        Self::PermissionRequest,
-        Self::UserPromptSubmit,
-        Self::Stop,
-        Self::SubagentStop,
-        Self::SessionStart,
-        Self::SessionEnd,
-        Self::PreCompact,
-        Self::Notification,
-    ];
+/// Calls `$callback!(PreToolUse, PostToolUse, ..., Notification $(, $extra)*)`: the one list of
+/// the typed events, for the code that is the same for each of them.
+macro_rules! with_typed_events {
+    ($callback:ident $(, $extra:ident)*) => {
+        $callback!(
+            PreToolUse,
+            PostToolUse,
+            PermissionRequest,
+            UserPromptSubmit,
+            Stop,
+            SubagentStop,
+            SessionStart,
+            SessionEnd,
+            PreCompact,
+            Notification
+            $(, $extra)*
+        );
+    };
+}
+pub(crate) use with_typed_events;
 
-    /// The name as Claude Code writes it in `hook_event_name`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::PreToolUse => "PreToolUse",
-            Self::PostToolUse => "PostToolUse",
-            Self::PermissionRequest => "PermissionRequest",
-            Self::UserPromptSubmit => "UserPromptSubmit",
-            Self::Stop => "Stop",
-            Self::SubagentStop => "SubagentStop",
-            Self::SessionStart => "SessionStart",
-            Self::SessionEnd => "SessionEnd",
-            Self::PreCompact => "PreCompact",
-            Self::Notification => "Notification",
-            Self::Other(name) => name,
+/// `EventName::HANDLED` and `EventName::as_str`.
+macro_rules! event_names {
+    ($($event:ident),*) => {
+        impl EventName {
+            /// Every event with its own registration, in the order the docs list them.
+            pub const HANDLED: [EventName; 10] = [$(Self::$event),*];
+
+            /// The name as Claude Code writes it in `hook_event_name`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$event => stringify!($event),)*
+                    Self::Other(name) => name,
+                }
+            }
         }
-    }
+    };
+}
 
+with_typed_events!(event_names);
+
+impl EventName {
     /// Parses `hook_event_name`.
     pub fn parse(name: &str) -> Option<Self> {
         Self::HANDLED
@@ -125,6 +135,23 @@ struct Common {
     cwd: Option<PathBuf>,
     #[serde(default)]
     permission_mode: Option<String>,
+}
+
+/// A number that may come as an integer, a float or not at all; anything else is `None`
+/// (models write `60000.0` as readily as `60000`, and a guard must not fail on it).
+fn lenient_u64<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    let value = Value::deserialize(deserializer)?;
+    Ok(value.as_u64().or_else(|| value.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64)))
+}
+
+/// A text that may be missing or of another type (then `None`).
+fn lenient_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Ok(Value::deserialize(deserializer)?.as_str().map(str::to_owned))
+}
+
+/// A flag that may be missing or of another type (then `false`).
+fn lenient_bool<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    Ok(Value::deserialize(deserializer)?.as_bool().unwrap_or(false))
 }
 
 /// The input of a tool, typed for the tools whose shape is known.
@@ -164,7 +191,7 @@ pub struct EditInput {
     /// What replaces it.
     pub new_string: String,
     /// Every occurrence, not just one.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_bool")]
     pub replace_all: bool,
 }
 
@@ -176,7 +203,7 @@ pub struct EditOperation {
     /// What replaces it.
     pub new_string: String,
     /// Every occurrence, not just one.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_bool")]
     pub replace_all: bool,
 }
 
@@ -195,14 +222,14 @@ pub struct BashInput {
     /// The command line.
     pub command: String,
     /// What the model says it does.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub description: Option<String>,
     /// Milliseconds before it is stopped.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_u64")]
     pub timeout: Option<u64>,
     /// Whether it runs in the background.
-    #[serde(default)]
-    pub run_in_background: Option<bool>,
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub run_in_background: bool,
 }
 
 /// The input of `Read`.
@@ -211,28 +238,43 @@ pub struct ReadInput {
     /// The file.
     pub file_path: String,
     /// The first line to read.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_u64")]
     pub offset: Option<u64>,
     /// How many lines.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_u64")]
     pub limit: Option<u64>,
 }
 
 impl ToolInput {
-    /// Types `input` for `tool`; a known tool whose input lacks a field is an error (so a guard
-    /// never mistakes a malformed `Write` for another tool and lets it through).
-    fn parse(tool: &str, input: &Value) -> Result<Self, serde_json::Error> {
-        fn typed<T: DeserializeOwned>(input: &Value) -> Result<T, serde_json::Error> {
-            T::deserialize(input)
+    /// Types `input` for `tool`. An input of a known tool that lacks a field it needs is kept as
+    /// [`Other`](Self::Other), with a note saying why: the handlers still run (a guard must not
+    /// fail open because a new version changed a shape), and the accessors ([`file_path`],
+    /// [`content`], [`command`]) still read its fields.
+    ///
+    /// [`file_path`]: Self::file_path
+    /// [`content`]: Self::content
+    /// [`command`]: Self::command
+    fn parse(tool: &str, input: &Value) -> (Self, Option<String>) {
+        fn typed<T: DeserializeOwned>(input: &Value, wrap: fn(T) -> ToolInput) -> Result<ToolInput, serde_json::Error> {
+            T::deserialize(input).map(wrap)
         }
-        Ok(match tool {
-            "Write" => Self::Write(typed(input)?),
-            "Edit" => Self::Edit(typed(input)?),
-            "MultiEdit" => Self::MultiEdit(typed(input)?),
-            "Bash" => Self::Bash(typed(input)?),
-            "Read" => Self::Read(typed(input)?),
-            _ => Self::Other(input.clone()),
-        })
+        let parsed = match tool {
+            "Write" => typed(input, Self::Write),
+            "Edit" => typed(input, Self::Edit),
+            "MultiEdit" => typed(input, Self::MultiEdit),
+            "Bash" => typed(input, Self::Bash),
+            "Read" => typed(input, Self::Read),
+            _ => return (Self::Other(input.clone()), None),
+        };
+        match parsed {
+            Ok(typed) => (typed, None),
+            Err(e) => (
+                Self::Other(input.clone()),
+                Some(format!(
+                    "`tool_input` of {tool} is not of the known shape ({e}); handlers get it as ToolInput::Other"
+                )),
+            ),
+        }
     }
 
     /// The file the tool works on (`Write`, `Edit`, `MultiEdit`, `Read`, or a `file_path` field
@@ -248,18 +290,20 @@ impl ToolInput {
         }
     }
 
-    /// The content a `Write` writes.
+    /// The content a `Write` writes (or a `content` field of another tool).
     pub fn content(&self) -> Option<&str> {
         match self {
             Self::Write(w) => Some(&w.content),
+            Self::Other(v) => v.get("content").and_then(Value::as_str),
             _ => None,
         }
     }
 
-    /// The command a `Bash` runs.
+    /// The command a `Bash` runs (or a `command` field of another tool).
     pub fn command(&self) -> Option<&str> {
         match self {
             Self::Bash(b) => Some(&b.command),
+            Self::Other(v) => v.get("command").and_then(Value::as_str),
             _ => None,
         }
     }
@@ -373,6 +417,12 @@ pub struct SubagentStop {
     pub stop_hook_active: bool,
     /// The subagent's last message, if given.
     pub last_assistant_message: Option<String>,
+    /// The subagent's id, if given.
+    pub agent_id: Option<String>,
+    /// Its type (`Explore`, ...; empty for the compaction agent), if given.
+    pub agent_type: Option<String>,
+    /// The subagent's own transcript, if given.
+    pub agent_transcript_path: Option<PathBuf>,
 }
 
 /// `SessionStart`: a session started.
@@ -419,26 +469,39 @@ pub struct OtherEvent {
     pub name: &'static str,
 }
 
-common_accessors!(
-    PreToolUse,
-    PermissionRequest,
-    PostToolUse,
-    UserPromptSubmit,
-    Stop,
-    SubagentStop,
-    SessionStart,
-    SessionEnd,
-    PreCompact,
-    Notification,
-    OtherEvent,
-);
+with_typed_events!(common_accessors, OtherEvent);
 tool_accessors!(PreToolUse, PermissionRequest, PostToolUse);
+
+/// `HookEvent::name` and `HookEvent::common`.
+macro_rules! kind_methods {
+    ($($event:ident),*) => {
+        impl HookEvent {
+            /// Which event this is.
+            pub fn name(&self) -> EventName {
+                match &self.kind {
+                    $(EventKind::$event(_) => EventName::$event,)*
+                    EventKind::Other(other) => EventName::Other(other.name),
+                }
+            }
+
+            fn common(&self) -> &Common {
+                match &self.kind {
+                    $(EventKind::$event(e) => &e.common,)*
+                    EventKind::Other(e) => &e.common,
+                }
+            }
+        }
+    };
+}
+
+with_typed_events!(kind_methods);
 
 /// One event, typed, with the JSON it came from.
 #[derive(Debug, Clone)]
 pub struct HookEvent {
     kind: EventKind,
     raw: Value,
+    warnings: Vec<String>,
 }
 
 /// The typed part of a [`HookEvent`].
@@ -487,22 +550,21 @@ impl HookEvent {
         let event = EventName::parse(name).ok_or_else(|| EventError::Unknown(name.to_owned()))?;
         let field = |source| EventError::Field { event, source };
         let common = Common::deserialize(&raw).map_err(field)?;
-        let tool = || -> Result<(String, ToolInput), EventError> {
+        let tool = || -> Result<(String, ToolInput, Option<String>), EventError> {
             let tool_name = match raw.get("tool_name") {
                 Some(Value::String(name)) => name.clone(),
                 _ => return Err(field(serde::de::Error::missing_field("tool_name"))),
             };
             let input = raw.get("tool_input").unwrap_or(&Value::Null);
-            let tool_input = ToolInput::parse(&tool_name, input).map_err(|source| EventError::Field {
-                event,
-                source: serde::de::Error::custom(format_args!("`tool_input` of {tool_name}: {source}")),
-            })?;
-            Ok((tool_name, tool_input))
+            let (tool_input, warning) = ToolInput::parse(&tool_name, input);
+            Ok((tool_name, tool_input, warning))
         };
+        let mut warnings = Vec::new();
         let stop_hook_active = raw.get("stop_hook_active").and_then(Value::as_bool).unwrap_or(false);
         let kind = match event {
             EventName::PreToolUse => {
-                let (tool_name, tool_input) = tool()?;
+                let (tool_name, tool_input, warning) = tool()?;
+                warnings.extend(warning);
                 EventKind::PreToolUse(PreToolUse {
                     tool_use_id: text(&raw, "tool_use_id"),
                     common,
@@ -511,11 +573,13 @@ impl HookEvent {
                 })
             }
             EventName::PermissionRequest => {
-                let (tool_name, tool_input) = tool()?;
+                let (tool_name, tool_input, warning) = tool()?;
+                warnings.extend(warning);
                 EventKind::PermissionRequest(PermissionRequest { common, tool_name, tool_input })
             }
             EventName::PostToolUse => {
-                let (tool_name, tool_input) = tool()?;
+                let (tool_name, tool_input, warning) = tool()?;
+                warnings.extend(warning);
                 EventKind::PostToolUse(PostToolUse {
                     tool_response: raw.get("tool_response").cloned().unwrap_or(Value::Null),
                     tool_use_id: text(&raw, "tool_use_id"),
@@ -537,6 +601,9 @@ impl HookEvent {
             EventName::SubagentStop => EventKind::SubagentStop(SubagentStop {
                 stop_hook_active,
                 last_assistant_message: text(&raw, "last_assistant_message"),
+                agent_id: text(&raw, "agent_id"),
+                agent_type: text(&raw, "agent_type"),
+                agent_transcript_path: text(&raw, "agent_transcript_path").map(PathBuf::from),
                 common,
             }),
             EventName::SessionStart => {
@@ -557,7 +624,13 @@ impl HookEvent {
             }),
             EventName::Other(name) => EventKind::Other(OtherEvent { common, name }),
         };
-        Ok(Self { kind, raw })
+        Ok(Self { kind, raw, warnings })
+    }
+
+    /// What was odd about the input but did not stop it (one line each; `run` writes them to
+    /// stderr).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// The typed event.
@@ -568,39 +641,6 @@ impl HookEvent {
     /// The whole JSON object as Claude Code sent it, unknown fields included.
     pub fn raw(&self) -> &Value {
         &self.raw
-    }
-
-    /// Which event this is.
-    pub fn name(&self) -> EventName {
-        match &self.kind {
-            EventKind::PreToolUse(_) => EventName::PreToolUse,
-            EventKind::PostToolUse(_) => EventName::PostToolUse,
-            EventKind::PermissionRequest(_) => EventName::PermissionRequest,
-            EventKind::UserPromptSubmit(_) => EventName::UserPromptSubmit,
-            EventKind::Stop(_) => EventName::Stop,
-            EventKind::SubagentStop(_) => EventName::SubagentStop,
-            EventKind::SessionStart(_) => EventName::SessionStart,
-            EventKind::SessionEnd(_) => EventName::SessionEnd,
-            EventKind::PreCompact(_) => EventName::PreCompact,
-            EventKind::Notification(_) => EventName::Notification,
-            EventKind::Other(other) => EventName::Other(other.name),
-        }
-    }
-
-    fn common(&self) -> &Common {
-        match &self.kind {
-            EventKind::PreToolUse(e) => &e.common,
-            EventKind::PostToolUse(e) => &e.common,
-            EventKind::PermissionRequest(e) => &e.common,
-            EventKind::UserPromptSubmit(e) => &e.common,
-            EventKind::Stop(e) => &e.common,
-            EventKind::SubagentStop(e) => &e.common,
-            EventKind::SessionStart(e) => &e.common,
-            EventKind::SessionEnd(e) => &e.common,
-            EventKind::PreCompact(e) => &e.common,
-            EventKind::Notification(e) => &e.common,
-            EventKind::Other(e) => &e.common,
-        }
     }
 
     /// Claude Code's session id.
@@ -680,16 +720,36 @@ mod tests {
             (r#"{"hook_event_name": "UserPromptSubmit"}"#, "UserPromptSubmit input: missing field `session_id`"),
             (r#"{"hook_event_name": "UserPromptSubmit", "session_id": "s"}"#, "missing field `prompt`"),
             (r#"{"hook_event_name": "PreToolUse", "session_id": "s"}"#, "missing field `tool_name`"),
-            (
-                r#"{"hook_event_name": "PreToolUse", "session_id": "s", "tool_name": "Write", "tool_input": {"file_path": "x"}}"#,
-                "`tool_input` of Write: missing field `content`",
-            ),
         ];
         for (input, expected) in cases {
             let message = HookEvent::parse(input).unwrap_err().to_string();
             assert!(message.contains(expected), "{input}: {message}");
             assert!(!message.contains('\n'), "{message}");
         }
+    }
+
+    #[test]
+    fn odd_tool_inputs_still_reach_the_handlers() {
+        let raw = with(
+            base("PreToolUse"),
+            json!({"tool_name": "Bash", "tool_input": {"command": "rm -rf /", "timeout": 60000.0, "run_in_background": "yes"}}),
+        );
+        let event = HookEvent::from_value(raw).unwrap();
+        let EventKind::PreToolUse(pre) = event.kind() else { panic!() };
+        let ToolInput::Bash(bash) = &pre.tool_input else { panic!("{pre:?}") };
+        assert_eq!((bash.timeout, bash.run_in_background), (Some(60000), false));
+        assert!(event.warnings().is_empty());
+
+        let raw = with(base("PreToolUse"), json!({"tool_name": "Write", "tool_input": {"file_path": "/p/.env"}}));
+        let event = HookEvent::from_value(raw).unwrap();
+        let EventKind::PreToolUse(pre) = event.kind() else { panic!() };
+        assert!(matches!(pre.tool_input, ToolInput::Other(_)));
+        assert_eq!(pre.file_path(), Some("/p/.env"), "a guard on the path still sees it");
+        assert!(
+            event.warnings()[0].contains("`tool_input` of Write is not of the known shape"),
+            "{:?}",
+            event.warnings()
+        );
     }
 
     #[test]

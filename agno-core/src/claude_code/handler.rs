@@ -16,7 +16,7 @@ use std::path::Path;
 
 use super::event::{
     EventKind, HookEvent, Notification, PermissionRequest, PostToolUse, PreCompact, PreToolUse, SessionEnd,
-    SessionStart, Stop, SubagentStop, UserPromptSubmit,
+    SessionStart, Stop, SubagentStop, UserPromptSubmit, with_typed_events,
 };
 use super::response::{IntoResponse, Response};
 use super::transcript::Transcript;
@@ -182,18 +182,7 @@ macro_rules! event_types {
     )*};
 }
 
-event_types!(
-    PreToolUse,
-    PostToolUse,
-    PermissionRequest,
-    UserPromptSubmit,
-    Stop,
-    SubagentStop,
-    SessionStart,
-    SessionEnd,
-    PreCompact,
-    Notification,
-);
+with_typed_events!(event_types);
 
 /// Types a `session_id` parameter may have.
 #[diagnostic::on_unimplemented(message = "`session_id` must be `&str`, not `{Self}`", label = "expected `&str`")]

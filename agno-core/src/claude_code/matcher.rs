@@ -15,6 +15,17 @@ pub enum ToolMatcher {
     Pattern(Regex),
 }
 
+/// A tool matcher that is not a valid regular expression.
+#[derive(Debug, thiserror::Error)]
+#[error("tool matcher `{matcher}` is not a valid regular expression: {source}")]
+pub struct MatcherError {
+    /// The matcher as written.
+    pub matcher: String,
+    /// What the regex parser said.
+    #[source]
+    pub source: regex::Error,
+}
+
 /// Whether `s` is a plain tool name (no regular-expression syntax).
 fn is_name(s: &str) -> bool {
     !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
@@ -22,7 +33,7 @@ fn is_name(s: &str) -> bool {
 
 impl ToolMatcher {
     /// Parses a matcher; an invalid regular expression is an error that says so.
-    pub fn parse(matcher: &str) -> Result<Self, String> {
+    pub fn parse(matcher: &str) -> Result<Self, MatcherError> {
         let matcher = matcher.trim();
         if matcher.is_empty() || matcher == "*" {
             return Ok(Self::Any);
@@ -33,7 +44,7 @@ impl ToolMatcher {
         }
         Regex::new(&format!("^(?:{matcher})$"))
             .map(Self::Pattern)
-            .map_err(|e| format!("tool matcher `{matcher}` is not a valid regular expression: {e}"))
+            .map_err(|source| MatcherError { matcher: matcher.to_owned(), source })
     }
 
     /// Whether the matcher takes this tool.
@@ -62,7 +73,7 @@ mod tests {
         assert!(!m("Notebook.*").matches("MyNotebookEdit"));
         assert!(m("mcp__github__.*").matches("mcp__github__search"));
         assert!(m("").matches("Bash") && m("*").matches("Bash"));
-        let err = ToolMatcher::parse("Write(").unwrap_err();
+        let err = ToolMatcher::parse("Write(").unwrap_err().to_string();
         assert!(err.contains("not a valid regular expression"), "{err}");
     }
 }

@@ -56,13 +56,13 @@ pub mod response;
 mod transcript;
 pub mod worker;
 
-pub use app::{DEFAULT_TASK_DB, ErrorPolicy, HookApp, TASK_DB_ENV, default_task_db};
+pub use app::{ConfigError, DEFAULT_TASK_DB, ErrorPolicy, HookApp, TASK_DB_ENV, default_task_db};
 pub use event::{
     BashInput, EditInput, EditOperation, EventError, EventKind, EventName, HookEvent, MultiEditInput, Notification,
     OtherEvent, PermissionRequest, PostToolUse, PreCompact, PreToolUse, ReadInput, SessionEnd, SessionStart, Stop,
     SubagentStop, ToolInput, UserPromptSubmit, WriteInput,
 };
 pub use handler::{EventType, Handler, HandlerCall, HandlerContext, HandlerError};
-pub use matcher::ToolMatcher;
+pub use matcher::{MatcherError, ToolMatcher};
 pub use response::{IntoResponse, Outcome, Response, allow, approve, ask, block, context, deny, modify};
-pub use transcript::Transcript;
+pub use transcript::{Transcript, TranscriptError};

@@ -76,10 +76,14 @@ pub fn ask(reason: impl Into<String>) -> Response {
     Response { decision: Decision::Ask(reason.into()), ..allow() }
 }
 
-/// Runs the tool with this input instead (the whole input, as the tool takes it).
+/// Runs the tool with this input instead (the whole input, as the tool takes it: Claude Code
+/// replaces the input, it does not merge). An input that cannot be serialised denies the call
+/// with the reason.
 pub fn modify(updated_input: impl Serialize) -> Response {
-    let input = serde_json::to_value(updated_input).unwrap_or_else(|e| json!({ "error": e.to_string() }));
-    Response { decision: Decision::Modify(input), ..allow() }
+    match serde_json::to_value(updated_input) {
+        Ok(input) => Response { decision: Decision::Modify(input), ..allow() },
+        Err(e) => deny(format!("the hook's rewrite of the tool input cannot be serialised: {e}")),
+    }
 }
 
 /// No objection, and this text for the model (`allow().context(text)`).
@@ -168,8 +172,9 @@ where
 }
 
 /// The answers of one event's handlers, folded in registration order: the first deny or block
-/// wins (and ends the event), otherwise the first ask, approve or modify; contexts and user
-/// messages are joined.
+/// wins (and ends the event); otherwise the strongest answer stands, ask over modify over
+/// approve (so a later handler's `ask` or rewrite is never lost to an earlier `approve`), the
+/// first of equals; contexts and user messages are joined.
 #[derive(Debug, Default)]
 pub(crate) struct Verdict {
     decision: Option<Decision>,
@@ -217,12 +222,12 @@ impl Verdict {
         self.context.extend(context.into_iter().filter(|c| !c.is_empty()));
         self.user_message.extend(user_message.into_iter().filter(|m| !m.is_empty()));
         let blocking = matches!(decision, Decision::Block(_));
-        match (&self.decision, decision) {
-            (_, Decision::None) => {}
-            (Some(Decision::Block(_)), _) => {}
-            (_, block @ Decision::Block(_)) => self.decision = Some(block),
-            (Some(_), _) => {}
-            (None, other) => self.decision = Some(other),
+        let current = self.decision.as_ref().map_or(0, rank);
+        if rank(&decision) > current {
+            self.decision = Some(decision);
+        } else if matches!((&self.decision, &decision), (Some(Decision::Modify(_)), Decision::Modify(_))) {
+            self.notes
+                .push("agno hook: a second `modify` of one tool call is ignored; the first one stands".to_owned());
         }
         blocking
     }
@@ -302,6 +307,17 @@ impl Verdict {
     }
 }
 
+/// How strong an answer is: a stronger one replaces a weaker one of an earlier handler.
+fn rank(decision: &Decision) -> u8 {
+    match decision {
+        Decision::None => 0,
+        Decision::Approve(_) => 1,
+        Decision::Modify(_) => 2,
+        Decision::Ask(_) => 3,
+        Decision::Block(_) => 4,
+    }
+}
+
 fn describe(decision: &Decision) -> &'static str {
     match decision {
         Decision::None => "allow",
@@ -345,6 +361,19 @@ mod tests {
             json!({"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny",
                 "permissionDecisionReason": "no", "additionalContext": "one\n\ntwo"}})
         );
+    }
+
+    #[test]
+    fn a_stronger_answer_of_a_later_handler_is_never_lost() {
+        let out = render(EventName::PreToolUse, vec![approve(), ask("sure?")]);
+        assert_eq!(json(&out)["hookSpecificOutput"]["permissionDecision"], "ask");
+        let out = render(EventName::PreToolUse, vec![approve(), modify(json!({"command": "ls"}))]);
+        assert_eq!(json(&out)["hookSpecificOutput"]["updatedInput"], json!({"command": "ls"}));
+        let out = render(EventName::PreToolUse, vec![modify(json!({"a": 1})), approve(), modify(json!({"a": 2}))]);
+        assert_eq!(json(&out)["hookSpecificOutput"]["updatedInput"], json!({"a": 1}));
+        assert!(out.stderr.contains("a second `modify`"), "{}", out.stderr);
+        let out = render(EventName::PreToolUse, vec![ask("sure?"), approve()]);
+        assert_eq!(json(&out)["hookSpecificOutput"]["permissionDecision"], "ask");
     }
 
     #[test]

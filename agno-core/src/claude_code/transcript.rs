@@ -5,12 +5,22 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+/// The transcript file could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot read the transcript {}: {message}", path.display())]
+pub struct TranscriptError {
+    /// The file.
+    pub path: PathBuf,
+    /// Why.
+    pub message: String,
+}
+
 /// The transcript of the session (a JSON-lines file Claude Code keeps), read lazily: a handler
 /// that takes `transcript: &Transcript` costs nothing until it calls [`entries`](Self::entries).
 #[derive(Debug, Default)]
 pub struct Transcript {
     path: Option<PathBuf>,
-    entries: OnceLock<Result<Vec<Value>, String>>,
+    entries: OnceLock<Result<Vec<Value>, TranscriptError>>,
 }
 
 impl Transcript {
@@ -26,14 +36,14 @@ impl Transcript {
 
     /// Every entry (one JSON value per line; lines that are not JSON are skipped). An error says
     /// why the file could not be read; no path means no entries.
-    pub fn entries(&self) -> Result<&[Value], &str> {
-        self.entries.get_or_init(|| self.read()).as_deref().map_err(String::as_str)
+    pub fn entries(&self) -> Result<&[Value], &TranscriptError> {
+        self.entries.get_or_init(|| self.read()).as_deref()
     }
 
-    fn read(&self) -> Result<Vec<Value>, String> {
+    fn read(&self) -> Result<Vec<Value>, TranscriptError> {
         let Some(path) = &self.path else { return Ok(Vec::new()) };
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("cannot read the transcript {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| TranscriptError { path: path.clone(), message: e.to_string() })?;
         Ok(text.lines().filter(|l| !l.trim().is_empty()).filter_map(|l| serde_json::from_str(l).ok()).collect())
     }
 
@@ -82,7 +92,7 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         assert_eq!(transcript.last_assistant_text().as_deref(), Some("hello"), "read once, kept");
         let missing = Transcript::new(Some(dir.path().join("none.jsonl")));
-        assert!(missing.entries().unwrap_err().contains("cannot read the transcript"));
+        assert!(missing.entries().unwrap_err().to_string().contains("cannot read the transcript"));
         assert!(Transcript::new(None).entries().unwrap().is_empty());
     }
 }

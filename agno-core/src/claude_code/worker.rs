@@ -2,31 +2,74 @@
 //! program again as a worker in a session of its own, with no stdin, stdout or stderr, so Claude
 //! Code (which reads the hook's stdout until it closes) never waits for it. The worker runs what
 //! is queued, takes over what dead processes left, and exits when nothing is left.
+//!
+//! One worker runs per file at a time: it holds an exclusive lock on `<db>.worker.lock` while it
+//! works. The handoff leaves nothing stranded:
+//! * a hook process, after queueing a row, starts a worker only if the lock is free (a worker
+//!   that holds it takes new rows over every 100 ms);
+//! * a worker that runs out of rows releases the lock, then looks once more for rows nobody
+//!   runs; if there are, it takes the lock again (or leaves them to the worker that did).
+//!
+//! Whichever order a queueing hook and an exiting worker go in, one of them sees the other's
+//! step. A worker started while another holds the lock exits at once.
 
-use std::ffi::OsString;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::tasks::{DEFAULT_MAX_WORKERS, SqliteTaskBackend};
 
-/// Set (to the database path) in the environment of a worker process.
-pub const WORKER_ENV: &str = "AGNO_CLAUDE_CODE_TASK_WORKER";
+/// The first argument of a worker process; the database path and the task threads follow.
+/// (Arguments, unlike the environment, are not inherited by what the worker's tasks start.)
+pub const WORKER_ARG: &str = "--agno-claude-code-task-worker";
 
-/// How many tasks a worker runs at once (default [`DEFAULT_MAX_WORKERS`]).
-pub const WORKER_THREADS_ENV: &str = "AGNO_CLAUDE_CODE_TASK_WORKERS";
-
-/// How long a worker waits for its running tasks once told to stop. It is only told by a signal;
-/// when it runs out of work it exits at once.
+/// How long a worker waits for tasks still running (blocking ones cancelled elsewhere) before it
+/// exits.
 const GRACE: Duration = Duration::from_secs(30);
 
+/// `<db><suffix>`.
+fn beside(db: &Path, suffix: &str) -> PathBuf {
+    let mut path = db.as_os_str().to_owned();
+    path.push(suffix);
+    PathBuf::from(path)
+}
+
+/// The lock a working worker holds.
+fn lock_file(db: &Path) -> std::io::Result<File> {
+    OpenOptions::new().create(true).truncate(false).write(true).open(beside(db, ".worker.lock"))
+}
+
+/// Whether a worker holds the lock of `db` now.
+fn worker_running(db: &Path) -> std::io::Result<bool> {
+    let file = lock_file(db)?;
+    match file.try_lock() {
+        Ok(()) => Ok(false),
+        Err(TryLockError::WouldBlock) => Ok(true),
+        Err(TryLockError::Error(e)) => Err(e),
+    }
+}
+
+/// Whether this process was started as a task worker: `Some((db, threads))`.
+pub(crate) fn invocation() -> Option<(PathBuf, usize)> {
+    let mut args = std::env::args_os().skip(1);
+    if args.next()? != WORKER_ARG {
+        return None;
+    }
+    let db = PathBuf::from(args.next()?);
+    let threads = args.next().and_then(|t| t.to_str()?.parse().ok()).unwrap_or(DEFAULT_MAX_WORKERS);
+    Some((db, threads))
+}
+
 /// Starts `program` as a detached worker for the tasks in `db`, running `threads` at once.
-pub(crate) fn spawn(program: &Path, db: &Path, threads: usize) -> std::io::Result<()> {
+fn spawn(program: &Path, db: &Path, threads: usize) -> std::io::Result<()> {
     let mut command = Command::new(program);
     command
-        .env(WORKER_ENV, db)
-        .env(WORKER_THREADS_ENV, threads.to_string())
+        .arg(WORKER_ARG)
+        .arg(db)
+        .arg(threads.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -57,95 +100,140 @@ fn detach(command: &mut Command) {
 #[cfg(not(unix))]
 fn detach(_command: &mut Command) {}
 
+/// Appends a line to `<db>.worker.log`: nobody reads a detached worker's stderr.
+fn log_failure(db: &Path, what: &str) {
+    tracing::error!(db = %db.display(), "{what}");
+    let line = format!("{} agno task worker {}: {what}\n", crate::run::now_unix(), std::process::id());
+    let written = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(beside(db, ".worker.log"))
+        .and_then(|mut file| file.write_all(line.as_bytes()));
+    if let Err(e) = written {
+        tracing::error!(error = %e, "cannot write the task worker's log");
+    }
+}
+
 /// The worker's main: runs the tasks of `db` until none is left. Exit code 0, or 1 when the file
-/// cannot be used (nobody reads the worker's stderr, so the reason is logged with `tracing`).
-///
-/// Workers of one file take turns (an exclusive lock on `<db>.worker.lock`): a worker started
-/// while another runs waits for it to end, then takes over whatever is left. So nothing queued
-/// is ever stranded, and priorities hold across the hook processes that queued the tasks.
-pub(crate) fn run(db: OsString) -> ExitCode {
-    let db = PathBuf::from(db);
-    let threads = std::env::var(WORKER_THREADS_ENV).ok().and_then(|n| n.parse().ok()).unwrap_or(DEFAULT_MAX_WORKERS);
-    let mut lock_path = db.clone().into_os_string();
-    lock_path.push(".worker.lock");
-    let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path);
-    let _turn = match lock.and_then(|file| file.lock().map(|()| file)) {
-        Ok(file) => file,
+/// cannot be used (the reason is appended to `<db>.worker.log`).
+pub(crate) fn run(db: &Path, threads: usize) -> ExitCode {
+    let lock = match lock_file(db) {
+        Ok(lock) => lock,
         Err(e) => {
-            tracing::error!(error = %e, lock = ?lock_path, "the task worker cannot take its turn");
+            log_failure(db, &format!("cannot open its lock: {e}"));
             return ExitCode::FAILURE;
         }
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
-            tracing::error!(error = %e, "the task worker cannot start a runtime");
+            log_failure(db, &format!("cannot start a runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
     runtime.block_on(async {
-        let backend = match SqliteTaskBackend::open_with(&db, threads) {
-            Ok(backend) => backend,
-            Err(e) => {
-                tracing::error!(error = %e, db = %db.display(), "the task worker cannot open the task store");
+        let mut backend: Option<SqliteTaskBackend> = None;
+        loop {
+            match lock.try_lock() {
+                Ok(()) => {}
+                // Another worker has the file: it takes over whatever is queued.
+                Err(TryLockError::WouldBlock) => break,
+                Err(TryLockError::Error(e)) => {
+                    log_failure(db, &format!("cannot take its lock: {e}"));
+                    return ExitCode::FAILURE;
+                }
+            }
+            let worker = match backend.take() {
+                Some(worker) => worker,
+                // Opened with the lock held: opening takes over what is queued.
+                None => match SqliteTaskBackend::open_with(db, threads) {
+                    Ok(worker) => worker,
+                    Err(e) => {
+                        log_failure(db, &format!("cannot open the task store: {e}"));
+                        return ExitCode::FAILURE;
+                    }
+                },
+            };
+            if let Err(e) = worker.run_until_idle().await {
+                log_failure(db, &format!("stopped: {e}"));
+                let _ = lock.unlock();
+                worker.close(GRACE).await;
                 return ExitCode::FAILURE;
             }
-        };
-        let result = backend.run_until_idle().await;
-        backend.close(GRACE).await;
-        match result {
-            Ok(taken) => {
-                tracing::debug!(taken, db = %db.display(), "task worker done");
-                ExitCode::SUCCESS
+            if let Err(e) = lock.unlock() {
+                log_failure(db, &format!("cannot release its lock: {e}"));
             }
-            Err(e) => {
-                tracing::error!(error = %e, db = %db.display(), "the task worker stopped");
-                ExitCode::FAILURE
+            // Rows queued after the last look, by a hook that saw the lock held.
+            let again = worker.has_orphans().unwrap_or(false);
+            backend = Some(worker);
+            if !again {
+                break;
             }
         }
+        if let Some(worker) = backend {
+            worker.close(GRACE).await;
+        }
+        ExitCode::SUCCESS
     })
 }
 
-/// Starts one detached worker for a task file, the first time it is asked to (when a handler
-/// queues a task, or when the file has tasks nobody runs).
+/// Starts detached workers for a task file when they are needed: after a handler queues a task,
+/// and when the file has tasks nobody runs.
 pub(crate) struct Starter {
     db: PathBuf,
     program: Option<PathBuf>,
     threads: usize,
-    started: OnceLock<Result<(), String>>,
+    /// Whether this process started a worker (which takes over every row nobody runs).
+    spawned: std::sync::atomic::AtomicBool,
+    error: std::sync::Mutex<Option<String>>,
 }
 
 impl Starter {
     /// A starter of `program` (`None`: never start one) running `threads` tasks at once.
     pub(crate) fn new(db: PathBuf, program: Option<PathBuf>, threads: usize) -> Arc<Self> {
-        Arc::new(Self { db, program, threads, started: OnceLock::new() })
+        Arc::new(Self {
+            db,
+            program,
+            threads,
+            spawned: std::sync::atomic::AtomicBool::new(false),
+            error: std::sync::Mutex::new(None),
+        })
     }
 
-    /// Starts the worker (once); the error says why it could not be started.
-    pub(crate) fn start(&self) -> Result<(), String> {
-        let Some(program) = &self.program else { return Ok(()) };
-        self.started
-            .get_or_init(|| {
-                spawn(program, &self.db, self.threads).map_err(|e| {
+    /// Starts a worker unless one holds the file's lock (it will see what was just queued).
+    pub(crate) fn start(&self) {
+        let Some(program) = &self.program else { return };
+        let result = match worker_running(&self.db) {
+            Ok(true) => return,
+            Ok(false) => spawn(program, &self.db, self.threads)
+                .map(|()| self.spawned.store(true, std::sync::atomic::Ordering::SeqCst))
+                .map_err(|e| {
                     format!(
                         "cannot start the task worker {}: {e}; the queued tasks wait for the next hook",
                         program.display()
                     )
-                })
-            })
-            .clone()
+                }),
+            Err(e) => Err(format!("cannot look at the task worker's lock: {e}")),
+        };
+        if let Err(e) = result {
+            *self.error.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
+        }
     }
 
-    /// Starts the worker if none was started and `queue`'s file has tasks nobody runs (left by a
-    /// process or a worker that died). Any error of starting it, now or when a task was queued.
+    /// Starts a worker if `queue`'s file has tasks nobody runs (left by a process or a worker
+    /// that died) and this process has not started one; any error of starting one, now or when
+    /// a task was queued.
     pub(crate) fn finish(&self, queue: &SqliteTaskBackend) -> Result<(), String> {
-        if self.started.get().is_none() && self.program.is_some() {
+        if self.program.is_some() && !self.spawned.load(std::sync::atomic::Ordering::SeqCst) {
             match queue.has_orphans() {
-                Ok(true) => self.start()?,
+                Ok(true) => self.start(),
                 Ok(false) => {}
                 Err(e) => return Err(format!("cannot look for unfinished tasks: {e}")),
             }
         }
-        self.started.get().cloned().unwrap_or(Ok(()))
+        match self.error.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 }

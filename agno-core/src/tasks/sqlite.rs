@@ -818,6 +818,45 @@ impl Inner {
         self.db().running.len()
     }
 
+    /// Stops the running async jobs of this backend whose rows were cancelled (or taken) by
+    /// another process; how many.
+    fn stop_cancelled_elsewhere(&self) -> Result<usize, TaskStoreError> {
+        let mut guard = self.db();
+        let db = &mut *guard;
+        if db.cancels.is_empty() {
+            return Ok(0);
+        }
+        let mut gone = Vec::new();
+        {
+            let mut stmt = db
+                .conn
+                .prepare_cached("SELECT status = 'RUNNING' AND owner = ?2 FROM agno_task_results WHERE seq = ?1")
+                .context("reading running tasks")?;
+            for seq in db.cancels.keys() {
+                let still: Option<bool> = stmt
+                    .query_row(params![seq, self.owner], |row| row.get(0))
+                    .optional()
+                    .context("reading a running task")?;
+                if still != Some(true) {
+                    gone.push(*seq);
+                }
+            }
+        }
+        for seq in &gone {
+            if let Some(stop) = db.cancels.remove(seq) {
+                // The job stops at its next await; its row already says how it ended.
+                let _ = stop.send(());
+            }
+            db.running.remove(seq);
+        }
+        drop(guard);
+        if !gone.is_empty() {
+            tracing::debug!(stopped = gone.len(), "stopped tasks cancelled by another process");
+            self.notify.notify_waiters();
+        }
+        Ok(gone.len())
+    }
+
     /// Whether rows of this owner are still pending or running.
     fn has_own_inflight(&self) -> Result<bool, TaskStoreError> {
         self.db()
@@ -1058,19 +1097,21 @@ impl SqliteTaskBackend {
 
     /// A worker's loop: runs what this backend took over when it opened, and every 100 ms (or
     /// when one of its tasks ends) takes over the rows that queue-only backends and dead
-    /// processes leave (`PENDING` rows with no live owner), until there are none and nothing of
-    /// its own is pending or running. Returns how many rows it took over after it was opened.
+    /// processes leave (`PENDING` rows with no live owner) and stops its running async tasks that
+    /// another process cancelled, until there are no such rows and nothing of its own is pending
+    /// or running. Returns how many rows it took over after it was opened.
     pub async fn run_until_idle(&self) -> Result<usize, TaskStoreError> {
         let mut taken = 0;
         loop {
             let notified = self.inner.notify.notified();
             let mut notified = std::pin::pin!(notified);
             notified.as_mut().enable();
+            self.inner.stop_cancelled_elsewhere()?;
             let resumed = self.inner.recover()?;
             let found = !resumed.is_empty();
             taken += resumed.len();
             self.enqueue_resumed(resumed);
-            if !found && !self.inner.has_own_inflight()? {
+            if !found && !self.inner.has_own_inflight()? && self.inner.running() == 0 {
                 return Ok(taken);
             }
             // Finishing here wakes us; new rows and cancellations elsewhere do not, so look again soon.
@@ -1187,6 +1228,15 @@ impl TaskBackend for SqliteTaskBackend {
             Some(TaskError::new(TaskErrorKind::Lost, "the task backend was closed before this task was added"))
         } else if self.inner.queue_only && (args.is_none() || registry::resumable(&snapshot.name).is_none()) {
             Some(TaskError::new(TaskErrorKind::Lost, unqueueable_message(&snapshot.name)))
+        } else if self.inner.queue_only && registry::task_modules(&snapshot.name).len() > 1 {
+            let modules = registry::task_modules(&snapshot.name).join(", ");
+            Some(TaskError::new(
+                TaskErrorKind::Lost,
+                format!(
+                    "two #[task]s are named `{}` ({modules}): a worker process finds a task by its name, so rename one",
+                    snapshot.name
+                ),
+            ))
         } else {
             None
         };
