@@ -29,6 +29,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often a wait looks at rows that another process runs.
 const FOREIGN_POLL: Duration = Duration::from_millis(50);
 
+/// After how many polls with own rows unfinished and nothing running a worker hands them back.
+const STUCK_POLLS: u32 = 50;
+
 /// How often [`SqliteTaskBackend::run_until_idle`] looks for new rows and for rows of its own
 /// cancelled elsewhere.
 const IDLE_POLL: Duration = Duration::from_millis(100);
@@ -857,6 +860,18 @@ impl Inner {
         Ok(gone.len())
     }
 
+    /// Hands this owner's unfinished rows back to the queue (no owner, `PENDING`); how many.
+    fn release_own(&self) -> Result<usize, TaskStoreError> {
+        self.db()
+            .conn
+            .execute(
+                "UPDATE agno_task_results SET owner = NULL, status = 'PENDING', started_at = NULL
+                 WHERE owner = ?1 AND status IN ('PENDING', 'RUNNING')",
+                [&self.owner],
+            )
+            .context("handing tasks back to the queue")
+    }
+
     /// Whether rows of this owner are still pending or running.
     fn has_own_inflight(&self) -> Result<bool, TaskStoreError> {
         self.db()
@@ -1102,6 +1117,9 @@ impl SqliteTaskBackend {
     /// or running. Returns how many rows it took over after it was opened.
     pub async fn run_until_idle(&self) -> Result<usize, TaskStoreError> {
         let mut taken = 0;
+        // Polls in a row with rows of ours unfinished but nothing running: rows whose start or
+        // end could not be recorded (SQLite stayed busy); after 5 s they are handed back.
+        let mut stuck = 0;
         loop {
             let notified = self.inner.notify.notified();
             let mut notified = std::pin::pin!(notified);
@@ -1111,7 +1129,15 @@ impl SqliteTaskBackend {
             let found = !resumed.is_empty();
             taken += resumed.len();
             self.enqueue_resumed(resumed);
-            if !found && !self.inner.has_own_inflight()? && self.inner.running() == 0 {
+            let inflight = self.inner.has_own_inflight()?;
+            let running = self.inner.running();
+            if !found && !inflight && running == 0 {
+                return Ok(taken);
+            }
+            stuck = if !found && inflight && running == 0 { stuck + 1 } else { 0 };
+            if stuck >= STUCK_POLLS {
+                let released = self.inner.release_own()?;
+                tracing::warn!(released, "tasks whose state could not be recorded are handed back to the queue");
                 return Ok(taken);
             }
             // Finishing here wakes us; new rows and cancellations elsewhere do not, so look again soon.
@@ -1989,6 +2015,22 @@ mod tests {
         let attempts: i64 =
             raw(&path).query_row("SELECT MAX(attempts) FROM agno_task_results", [], |r| r.get(0)).unwrap();
         assert_eq!(attempts, 1, "a first run, not a retry");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_worker_hands_back_rows_it_cannot_finish_instead_of_waiting_forever() {
+        let (_dir, path) = temp();
+        let worker = open(&path, 1);
+        // A row of this worker that nothing runs: what a start that SQLite refused leaves.
+        insert_row(&path, "stuck", "sqlite_tests_doubler", "RUNNING", Some("1"), worker.owner_id());
+        assert_eq!(worker.run_until_idle().await.unwrap(), 0, "it returns");
+        let (status, owner): (String, Option<String>) = raw(&path)
+            .query_row("SELECT status, owner FROM agno_task_results WHERE key = 'stuck'", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((status.as_str(), owner), ("PENDING", None), "queued again for the next worker");
+        assert!(worker.has_orphans().unwrap());
     }
 
     #[test]
