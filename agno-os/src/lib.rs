@@ -43,6 +43,7 @@ use tokio::net::TcpListener;
 
 pub use background::HookOutcome;
 pub use error::ApiError;
+pub use routes::DEFAULT_CORS_ORIGINS;
 
 use background::{HookLog, Tracker};
 
@@ -255,7 +256,9 @@ impl AgentOSBuilder {
         self
     }
 
-    /// Allows cross-origin requests from these origins (`["*"]` for any).
+    /// Allows cross-origin requests from these origins instead of agno's defaults
+    /// ([`DEFAULT_CORS_ORIGINS`]: the Agent UI on `http://localhost:3000` and agno's hosted
+    /// front-ends), as agno's `cors_allowed_origins` does; `["*"]` allows any.
     pub fn cors_allowed_origins(mut self, origins: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.cors = Some(origins.into_iter().map(Into::into).collect());
         self

@@ -21,14 +21,26 @@ pub(crate) fn hook_list(list: &[agno_core::hooks::SharedHook]) -> Vec<Value> {
 pub(crate) fn summary(agent: &Agent) -> Value {
     let model = agent.model();
     let hooks = hook_list;
+    // agno's `system_message` object keeps only what differs from agno's defaults.
+    let mut system_message = serde_json::Map::new();
+    if let Some(text) = agent.system_message() {
+        system_message.insert("system_message".into(), json!(text));
+    }
+    if !agent.instructions().is_empty() {
+        system_message.insert("instructions".into(), json!(agent.instructions()));
+    }
+    if agent.markdown() {
+        system_message.insert("markdown".into(), json!(true));
+    }
     json!({
         "id": agent.id(),
         "name": agent.name(),
-        "model": { "id": model.id(), "name": model.id(), "provider": model.provider() },
+        // agno's `ModelResponse`: the badge of agno's Agent UI reads `model.model`.
+        "model": { "name": model.id(), "model": model.id(), "provider": model.provider() },
         "db_id": agent.db().map(|db| db.id()),
         "instructions": agent.instructions(),
         "markdown": agent.markdown(),
-        "system_message": agent.system_message(),
+        "system_message": (!system_message.is_empty()).then_some(Value::Object(system_message)),
         "pre_hooks": hooks(agent.pre_hooks()),
         "post_hooks": hooks(agent.post_hooks()),
     })

@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use agno_core::Session;
 use agno_core::db::{Db, SessionQuery};
+use agno_core::models::Role;
 use agno_core::session::SessionType;
+use agno_core::{RunOutput, Session};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -15,7 +16,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::error::{ApiError, field_error};
 
-fn db(state: &AppState) -> Result<&Arc<dyn Db>, ApiError> {
+pub(super) fn db(state: &AppState) -> Result<&Arc<dyn Db>, ApiError> {
     state.db.as_ref().ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "No database is configured for sessions"))
 }
 
@@ -23,10 +24,34 @@ fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "Session not found")
 }
 
-/// A session without its runs.
+/// The text the user sent in a run (agno's `run_input`): its input, else its last user message.
+fn run_input(run: &RunOutput) -> String {
+    if let Some(input) = &run.input {
+        return input.input_content_string();
+    }
+    run.messages
+        .iter()
+        .flatten()
+        .rev()
+        .find(|m| m.role == Role::User)
+        .and_then(|m| m.content.clone())
+        .unwrap_or_default()
+}
+
+/// agno's `session_name`: the one set in `session_data`, else the first user message of the
+/// session's runs (whole), else `""`.
+fn session_name(session: &Session) -> String {
+    if let Some(name) = session.session_data.as_ref().and_then(|d| d.get("session_name")).and_then(Value::as_str) {
+        return name.to_owned();
+    }
+    session.runs.iter().map(run_input).find(|text| !text.is_empty()).unwrap_or_default()
+}
+
+/// A session without its runs (`session_name` from them, when they were loaded).
 fn session_json(session: &Session, run_count: Option<usize>) -> Value {
     let mut value = json!({
         "session_id": session.session_id,
+        "session_name": session_name(session),
         "session_type": session.session_type,
         "agent_id": session.agent_id,
         "team_id": session.team_id,
@@ -44,6 +69,10 @@ fn session_json(session: &Session, run_count: Option<usize>) -> Value {
     if let Some(count) = run_count {
         value["run_count"] = json!(count);
     }
+    if session.session_type == SessionType::Agent {
+        // agno's detail schema names the id twice.
+        value["agent_session_id"] = json!(session.session_id);
+    }
     value
 }
 
@@ -56,11 +85,53 @@ pub(crate) struct ListQuery {
     agent_id: Option<String>,
     team_id: Option<String>,
     workflow_id: Option<String>,
+    /// The agent, team or workflow (Agent UI's filter).
+    component_id: Option<String>,
+    db_id: Option<String>,
     limit: Option<String>,
     page: Option<String>,
+    sort_by: Option<String>,
+    sort_order: Option<String>,
 }
 
-fn positive(name: &str, raw: Option<String>, default: usize) -> Result<usize, Value> {
+/// `?db_id=`: the AgentOS's own database, or a 404 as agno answers.
+pub(super) fn check_db_id(db: &Arc<dyn Db>, db_id: Option<&str>) -> Result<(), ApiError> {
+    match db_id.filter(|id| !id.is_empty()) {
+        Some(id) if id != db.id() => {
+            Err(ApiError::new(StatusCode::NOT_FOUND, format!("No database found with id '{id}'")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `sort_by` (`created_at` or `updated_at`) and `sort_order` (`asc` or `desc`), agno's defaults
+/// `created_at` and `desc`; a 422 entry for a value out of those.
+pub(super) fn sorting(sort_by: Option<&str>, sort_order: Option<&str>, errors: &mut Vec<Value>) -> (bool, bool) {
+    let mut invalid = |name: &str, allowed: &str, raw: &str| {
+        let mut error = field_error("enum", name, &format!("Input should be {allowed}"), json!(raw));
+        error["loc"] = json!(["query", name]);
+        errors.push(error);
+    };
+    let by_updated = match sort_by.unwrap_or("created_at") {
+        "created_at" => false,
+        "updated_at" => true,
+        other => {
+            invalid("sort_by", "'created_at' or 'updated_at'", other);
+            false
+        }
+    };
+    let descending = match sort_order.unwrap_or("desc") {
+        "desc" => true,
+        "asc" => false,
+        other => {
+            invalid("sort_order", "'asc' or 'desc'", other);
+            true
+        }
+    };
+    (by_updated, descending)
+}
+
+pub(super) fn positive(name: &str, raw: Option<String>, default: usize) -> Result<usize, Value> {
     match raw {
         None => Ok(default),
         Some(raw) => match raw.parse::<usize>() {
@@ -97,10 +168,13 @@ pub(crate) async fn list(
     };
     let limit = positive("limit", query.limit, 20).map_err(|e| errors.push(e)).unwrap_or(20);
     let page = positive("page", query.page, 1).map_err(|e| errors.push(e)).unwrap_or(1);
+    let (by_updated, descending) = sorting(query.sort_by.as_deref(), query.sort_order.as_deref(), &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let all = db(&state)?.list_sessions(&SessionQuery {
+    let db = db(&state)?;
+    check_db_id(db, query.db_id.as_deref())?;
+    let mut all = db.list_sessions(&SessionQuery {
         user_id: query.user_id,
         agent_id: query.agent_id,
         team_id: query.team_id,
@@ -108,12 +182,29 @@ pub(crate) async fn list(
         session_type,
         limit: None,
     })?;
+    if let Some(component) = query.component_id.as_deref().filter(|c| !c.is_empty()) {
+        let owns = |s: &Session| {
+            [&s.agent_id, &s.team_id, &s.workflow_id].into_iter().any(|id| id.as_deref() == Some(component))
+        };
+        all.retain(owns);
+    }
+    all.sort_by(|a, b| {
+        let key = |s: &Session| if by_updated { s.updated_at.max(s.created_at) } else { s.created_at };
+        let order = key(a).cmp(&key(b)).then_with(|| a.session_id.cmp(&b.session_id));
+        if descending { order.reverse() } else { order }
+    });
     let total = all.len();
-    let data: Vec<Value> =
-        all.iter().skip((page - 1).saturating_mul(limit)).take(limit).map(|s| session_json(s, None)).collect();
+    let mut data = Vec::with_capacity(limit.min(total));
+    for listed in all.iter().skip((page - 1).saturating_mul(limit)).take(limit) {
+        // The runs, for `session_name` (a page at a time).
+        let session = db.get_session(&listed.session_id)?;
+        data.push(session_json(session.as_ref().unwrap_or(listed), None));
+    }
     Ok(Json(json!({
         "data": data,
-        "meta": { "page": page, "limit": limit, "total_count": total, "total_pages": total.div_ceil(limit) },
+        "meta": {
+            "page": page, "limit": limit, "total_count": total, "total_pages": total.div_ceil(limit), "search_time_ms": 0,
+        },
     })))
 }
 
@@ -133,7 +224,19 @@ pub(crate) async fn runs(
 ) -> Result<Json<Value>, ApiError> {
     let db = db(&state)?;
     let session = db.get_session(&session_id)?.ok_or_else(not_found)?;
-    Ok(Json(json!(session.runs)))
+    let runs: Vec<Value> = session
+        .runs
+        .iter()
+        .map(|run| {
+            let mut value = json!(run);
+            value["run_input"] = json!(run_input(run));
+            if value.get("content").is_none_or(Value::is_null) {
+                value["content"] = json!("");
+            }
+            value
+        })
+        .collect();
+    Ok(Json(Value::Array(runs)))
 }
 
 /// `DELETE /sessions/{session_id}`: 204, or 404 if there was none.

@@ -1,0 +1,152 @@
+//! `GET /eval-runs` and `GET /eval-runs/{eval_run_id}`: the stored evaluations (agno's
+//! `agno_eval_runs`), with agno's filters and paging.
+
+use std::sync::Arc;
+
+use agno_core::db::{EvalRun, EvalRunQuery};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::sessions::{check_db_id, db, positive, sorting};
+use crate::AppState;
+use crate::error::{ApiError, field_error};
+use crate::time::iso8601;
+
+/// agno's evaluation types.
+const EVAL_TYPES: [&str; 4] = ["accuracy", "agent_as_judge", "performance", "reliability"];
+
+/// The query of `GET /eval-runs`.
+#[derive(Deserialize)]
+pub(crate) struct ListQuery {
+    agent_id: Option<String>,
+    team_id: Option<String>,
+    workflow_id: Option<String>,
+    model_id: Option<String>,
+    /// `agent`, `team` or `workflow`: evaluations of that kind of component.
+    #[serde(rename = "type")]
+    filter_type: Option<String>,
+    /// Comma-separated evaluation types.
+    eval_types: Option<String>,
+    limit: Option<String>,
+    page: Option<String>,
+    sort_by: Option<String>,
+    sort_order: Option<String>,
+    db_id: Option<String>,
+}
+
+/// A stored time in agno's form (`2026-12-04T03:00:00.000000+00:00`).
+fn time(unix: i64) -> String {
+    iso8601(std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(unix).unwrap_or(0)))
+}
+
+/// agno's `EvalSchema` (nulls kept, as agno sends them on this route).
+fn eval_json(run: &EvalRun) -> Value {
+    json!({
+        "id": run.run_id,
+        "agent_id": run.agent_id,
+        "model_id": run.model_id,
+        "model_provider": run.model_provider,
+        "team_id": run.team_id,
+        "workflow_id": run.workflow_id,
+        "name": run.name,
+        "evaluated_component_name": run.evaluated_component_name,
+        "user_id": Value::Null,
+        "eval_type": run.eval_type,
+        "eval_data": run.eval_data,
+        "eval_input": run.eval_input,
+        "created_at": time(run.created_at),
+        "updated_at": time(run.updated_at),
+    })
+}
+
+/// `GET /eval-runs?agent_id=&team_id=&workflow_id=&model_id=&type=&eval_types=&limit=20&page=1&sort_by=created_at&sort_order=desc`.
+pub(crate) async fn list(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let mut errors = Vec::new();
+    let limit = positive("limit", query.limit, 20).map_err(|e| errors.push(e)).unwrap_or(20);
+    let page = positive("page", query.page, 1).map_err(|e| errors.push(e)).unwrap_or(1);
+    let (by_updated, descending) = sorting(query.sort_by.as_deref(), query.sort_order.as_deref(), &mut errors);
+    let types: Option<Vec<String>> = query
+        .eval_types
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| t.split(',').map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()).collect());
+    for unknown in types.iter().flatten().filter(|t| !EVAL_TYPES.contains(&t.as_str())) {
+        let mut error = field_error(
+            "enum",
+            "eval_types",
+            &format!("Invalid eval_type: {unknown}. Valid types: {}", EVAL_TYPES.join(", ")),
+            json!(unknown),
+        );
+        error["loc"] = json!(["query", "eval_types"]);
+        errors.push(error);
+    }
+    let kind = match query.filter_type.as_deref() {
+        None | Some("") => None,
+        Some(k @ ("agent" | "team" | "workflow")) => Some(k.to_owned()),
+        Some(other) => {
+            let mut error = field_error("enum", "type", "Input should be 'agent', 'team' or 'workflow'", json!(other));
+            error["loc"] = json!(["query", "type"]);
+            errors.push(error);
+            None
+        }
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let db = db(&state)?;
+    check_db_id(db, query.db_id.as_deref())?;
+    let mut all = db.get_eval_runs(&EvalRunQuery { agent_id: query.agent_id, eval_type: None, limit: None })?;
+    let same = |wanted: &Option<String>, found: &Option<String>| wanted.is_none() || wanted == found;
+    all.retain(|run| {
+        same(&query.team_id, &run.team_id)
+            && same(&query.workflow_id, &run.workflow_id)
+            && same(&query.model_id, &run.model_id)
+            && types.as_ref().is_none_or(|t| t.contains(&run.eval_type))
+            && match kind.as_deref() {
+                Some("agent") => run.agent_id.is_some(),
+                Some("team") => run.team_id.is_some(),
+                Some("workflow") => run.workflow_id.is_some(),
+                _ => true,
+            }
+    });
+    all.sort_by(|a, b| {
+        let key = |r: &EvalRun| if by_updated { r.updated_at } else { r.created_at };
+        let order = key(a).cmp(&key(b));
+        if descending { order.reverse() } else { order }
+    });
+    let total = all.len();
+    let data: Vec<Value> = all.iter().skip((page - 1).saturating_mul(limit)).take(limit).map(eval_json).collect();
+    Ok(Json(json!({
+        "data": data,
+        "meta": {
+            "page": page, "limit": limit, "total_count": total, "total_pages": total.div_ceil(limit), "search_time_ms": 0,
+        },
+    })))
+}
+
+/// The query of `GET /eval-runs/{id}`.
+#[derive(Deserialize)]
+pub(crate) struct GetQuery {
+    db_id: Option<String>,
+}
+
+/// `GET /eval-runs/{eval_run_id}`.
+pub(crate) async fn get(
+    State(state): State<Arc<AppState>>,
+    Path(eval_run_id): Path<String>,
+    Query(query): Query<GetQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let db = db(&state)?;
+    check_db_id(db, query.db_id.as_deref())?;
+    let runs = db.get_eval_runs(&EvalRunQuery::default())?;
+    runs.iter()
+        .find(|r| r.run_id == eval_run_id)
+        .map(|r| Json(eval_json(r)))
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("Eval run with id '{eval_run_id}' not found")))
+}
