@@ -26,6 +26,7 @@
 mod background;
 mod error;
 mod form;
+mod openapi;
 mod routes;
 mod security;
 mod time;

@@ -47,11 +47,13 @@ pub(crate) fn summary(agent: &Agent) -> Value {
 }
 
 /// `GET /agents`.
+#[utoipa::path(get, path = "/agents", tag = "Agents", responses((status = 200, description = "Every agent", body = serde_json::Value)))]
 pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(Value::Array(state.agents.iter().map(summary).collect()))
 }
 
 /// `GET /agents/{agent_id}`.
+#[utoipa::path(get, path = "/agents/{agent_id}", tag = "Agents", params(("agent_id" = String, Path, description = "The agent's id")), responses((status = 200, description = "The agent", body = serde_json::Value), (status = 404, description = "No such agent", body = crate::openapi::ErrorBody)))]
 pub(crate) async fn get_agent(
     State(state): State<Arc<AppState>>,
     Path(agent_id): Path<String>,

@@ -9,6 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::IntoParams;
 
 use super::sessions::{check_db_id, db, positive, sorting};
 use crate::AppState;
@@ -19,21 +20,33 @@ use crate::time::iso8601;
 const EVAL_TYPES: [&str; 4] = ["accuracy", "agent_as_judge", "performance", "reliability"];
 
 /// The query of `GET /eval-runs`.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
+    /// Evaluations of this agent.
     agent_id: Option<String>,
+    /// Evaluations of this team.
     team_id: Option<String>,
+    /// Evaluations of this workflow.
     workflow_id: Option<String>,
+    /// Evaluations by this judge model.
     model_id: Option<String>,
     /// `agent`, `team` or `workflow`: evaluations of that kind of component.
     #[serde(rename = "type")]
     filter_type: Option<String>,
-    /// Comma-separated evaluation types.
+    /// Comma-separated evaluation types (`accuracy`, `agent_as_judge`, `performance`, `reliability`).
     eval_types: Option<String>,
+    /// Evaluations per page (default 20).
+    #[param(value_type = Option<u32>, minimum = 1)]
     limit: Option<String>,
+    /// The page, from 1.
+    #[param(value_type = Option<u32>, minimum = 1)]
     page: Option<String>,
+    /// `created_at` (default) or `updated_at`.
     sort_by: Option<String>,
+    /// `desc` (default) or `asc`.
     sort_order: Option<String>,
+    /// The database (this OS has one).
     db_id: Option<String>,
 }
 
@@ -63,6 +76,7 @@ fn eval_json(run: &EvalRun) -> Value {
 }
 
 /// `GET /eval-runs?agent_id=&team_id=&workflow_id=&model_id=&type=&eval_types=&limit=20&page=1&sort_by=created_at&sort_order=desc`.
+#[utoipa::path(get, path = "/eval-runs", tag = "Evals", params(ListQuery), responses((status = 200, description = "A page of evaluations: `data` and `meta`", body = serde_json::Value), (status = 404, description = "No database, or another `db_id`", body = crate::openapi::ErrorBody), (status = 422, description = "A query value out of range", body = serde_json::Value)))]
 pub(crate) async fn list(
     State(state): State<Arc<AppState>>,
     Query(query): Query<ListQuery>,
@@ -131,12 +145,15 @@ pub(crate) async fn list(
 }
 
 /// The query of `GET /eval-runs/{id}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct GetQuery {
+    /// The database (this OS has one).
     db_id: Option<String>,
 }
 
 /// `GET /eval-runs/{eval_run_id}`.
+#[utoipa::path(get, path = "/eval-runs/{eval_run_id}", tag = "Evals", params(("eval_run_id" = String, Path, description = "The evaluation"), GetQuery), responses((status = 200, description = "The evaluation", body = serde_json::Value), (status = 404, description = "No such evaluation", body = crate::openapi::ErrorBody)))]
 pub(crate) async fn get(
     State(state): State<Arc<AppState>>,
     Path(eval_run_id): Path<String>,

@@ -10,16 +10,19 @@ use super::agents::summary;
 use crate::AppState;
 
 /// `GET /`.
+#[utoipa::path(get, path = "/", tag = "Core", responses((status = 200, description = "What this server is", body = serde_json::Value)))]
 pub(crate) async fn root() -> Json<Value> {
     Json(json!({ "name": "AgentOS", "health": "/health", "info": "/info", "docs": "/docs" }))
 }
 
 /// `GET /health` (open even with a security key).
+#[utoipa::path(get, path = "/health", tag = "Core", responses((status = 200, description = "Up", body = serde_json::Value)))]
 pub(crate) async fn health(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(json!({ "status": "ok", "instantiated_at": state.instantiated_at }))
 }
 
 /// `GET /info`.
+#[utoipa::path(get, path = "/info", tag = "Core", responses((status = 200, description = "The OS and what it serves", body = serde_json::Value)))]
 pub(crate) async fn info(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(json!({
         "os_id": state.os_id,
@@ -36,6 +39,7 @@ pub(crate) async fn info(State(state): State<Arc<AppState>>) -> Json<Value> {
 }
 
 /// `GET /config`.
+#[utoipa::path(get, path = "/config", tag = "Core", responses((status = 200, description = "agno's configuration view", body = serde_json::Value)))]
 pub(crate) async fn config(State(state): State<Arc<AppState>>) -> Json<Value> {
     let mut databases: Vec<&str> = state.agents.iter().filter_map(|a| a.db()).map(|db| db.id()).collect();
     databases.extend(state.teams.iter().filter_map(|t| t.db()).map(|db| db.id()));
@@ -57,6 +61,7 @@ pub(crate) async fn config(State(state): State<Arc<AppState>>) -> Json<Value> {
 }
 
 /// `GET /registry`: every `#[hook]` and `#[task]` of the program.
+#[utoipa::path(get, path = "/registry", tag = "Core", responses((status = 200, description = "Every registered hook and task", body = serde_json::Value)))]
 pub(crate) async fn registry() -> Json<Value> {
     let entries = |items: Vec<&'static agno_core::registry::Descriptor>| {
         items

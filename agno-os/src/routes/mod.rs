@@ -14,11 +14,16 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware;
-use axum::routing::{get, post};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::openapi::ApiDoc;
 use crate::security;
 
 async fn not_found() -> ApiError {
@@ -86,35 +91,40 @@ fn cors(origins: Option<&[String]>) -> CorsLayer {
 }
 
 pub(crate) fn router(state: Arc<AppState>, cors_origins: Option<&[String]>) -> Router {
-    let app = Router::new()
-        .route("/", get(meta::root))
-        .route("/health", get(meta::health))
-        .route("/info", get(meta::info))
-        .route("/config", get(meta::config))
-        .route("/registry", get(meta::registry))
-        .route("/agents", get(agents::list))
-        .route("/agents/{agent_id}", get(agents::get_agent))
-        .route("/agents/{agent_id}/runs", post(runs::create_agent_run))
-        .route("/agents/{agent_id}/runs/{run_id}", get(runs::get_agent_run))
-        .route("/agents/{agent_id}/runs/{run_id}/cancel", post(runs::cancel_agent_run))
-        .route("/agents/{agent_id}/runs/{run_id}/hooks", get(runs::agent_run_hooks))
-        .route("/teams", get(teams::list))
-        .route("/teams/{team_id}", get(teams::get_team))
-        .route("/teams/{team_id}/runs", post(runs::create_team_run))
-        .route("/teams/{team_id}/runs/{run_id}", get(runs::get_team_run))
-        .route("/teams/{team_id}/runs/{run_id}/cancel", post(runs::cancel_team_run))
-        .route("/teams/{team_id}/runs/{run_id}/hooks", get(runs::team_run_hooks))
-        .route("/workflows", get(workflows::list))
-        .route("/workflows/{workflow_id}", get(workflows::get_workflow))
-        .route("/workflows/{workflow_id}/runs", post(runs::create_workflow_run))
-        .route("/workflows/{workflow_id}/runs/{run_id}", get(runs::get_workflow_run))
-        .route("/workflows/{workflow_id}/runs/{run_id}/cancel", post(runs::cancel_workflow_run))
-        .route("/workflows/{workflow_id}/runs/{run_id}/hooks", get(runs::workflow_run_hooks))
-        .route("/sessions", get(sessions::list))
-        .route("/sessions/{session_id}", get(sessions::get).delete(sessions::delete))
-        .route("/sessions/{session_id}/runs", get(sessions::runs))
-        .route("/eval-runs", get(evals::list))
-        .route("/eval-runs/{eval_run_id}", get(evals::get))
+    // Each handler's `#[utoipa::path]` describes its route; the router collects them into the
+    // OpenAPI document, so the document cannot drift from the routes.
+    let (app, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(meta::root))
+        .routes(routes!(meta::health))
+        .routes(routes!(meta::info))
+        .routes(routes!(meta::config))
+        .routes(routes!(meta::registry))
+        .routes(routes!(agents::list))
+        .routes(routes!(agents::get_agent))
+        .routes(routes!(runs::create_agent_run))
+        .routes(routes!(runs::get_agent_run))
+        .routes(routes!(runs::cancel_agent_run))
+        .routes(routes!(runs::agent_run_hooks))
+        .routes(routes!(teams::list))
+        .routes(routes!(teams::get_team))
+        .routes(routes!(runs::create_team_run))
+        .routes(routes!(runs::get_team_run))
+        .routes(routes!(runs::cancel_team_run))
+        .routes(routes!(runs::team_run_hooks))
+        .routes(routes!(workflows::list))
+        .routes(routes!(workflows::get_workflow))
+        .routes(routes!(runs::create_workflow_run))
+        .routes(routes!(runs::get_workflow_run))
+        .routes(routes!(runs::cancel_workflow_run))
+        .routes(routes!(runs::workflow_run_hooks))
+        .routes(routes!(sessions::list))
+        .routes(routes!(sessions::get, sessions::delete))
+        .routes(routes!(sessions::runs))
+        .routes(routes!(evals::list))
+        .routes(routes!(evals::get))
+        .split_for_parts();
+    let app = app
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", api))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     let app = match state.security_key {

@@ -121,8 +121,29 @@ fn prepared(runner: &Runner, form: RunForm, run_id: &str, session_id: &str) -> R
 /// Writes the route handlers of one runner kind, which only name the kind and call the shared
 /// handler.
 macro_rules! kind_routes {
-    ($kind:expr, $create:ident, $get:ident, $cancel:ident, $hooks:ident) => {
+    (
+        $kind:expr, $tag:literal, $id:literal,
+        $create_path:literal, $run_path:literal, $cancel_path:literal, $hooks_path:literal,
+        $create:ident, $get:ident, $cancel:ident, $hooks:ident
+    ) => {
         /// `POST /{kind}s/{id}/runs`.
+        #[utoipa::path(
+            post, path = $create_path, tag = $tag,
+            params(($id = String, Path, description = "Who runs")),
+            request_body(description = "The run (multipart or urlencoded)", content(
+                (crate::openapi::RunFormSchema = "multipart/form-data"),
+                (crate::openapi::RunFormSchema = "application/x-www-form-urlencoded"),
+            )),
+            responses(
+                (status = 200, description = "The finished run (`stream=false`), or its events as server-sent events (`event: <Name>`, `data: <JSON>`)",
+                    content((serde_json::Value = "application/json"), (String = "text/event-stream"))),
+                (status = 202, description = "Accepted (`background=true`): poll the run", body = serde_json::Value),
+                (status = 404, description = "No such runner", body = crate::openapi::ErrorBody),
+                (status = 409, description = "The session belongs to another kind of runner", body = crate::openapi::ErrorBody),
+                (status = 413, description = "The body is too large", body = crate::openapi::ErrorBody),
+                (status = 422, description = "A field is missing or invalid", body = serde_json::Value),
+            )
+        )]
         pub(crate) async fn $create(
             state: State<Arc<AppState>>,
             Path(id): Path<String>,
@@ -132,6 +153,14 @@ macro_rules! kind_routes {
         }
 
         /// `GET /{kind}s/{id}/runs/{run_id}?session_id=`.
+        #[utoipa::path(
+            get, path = $run_path, tag = $tag,
+            params(($id = String, Path, description = "Who ran"), ("run_id" = String, Path, description = "The run"), RunQuery),
+            responses(
+                (status = 200, description = "The run, or its status while it runs", body = serde_json::Value),
+                (status = 404, description = "No such run", body = crate::openapi::ErrorBody),
+            )
+        )]
         pub(crate) async fn $get(
             state: State<Arc<AppState>>,
             Path(ids): Path<(String, String)>,
@@ -141,6 +170,14 @@ macro_rules! kind_routes {
         }
 
         /// `POST /{kind}s/{id}/runs/{run_id}/cancel`.
+        #[utoipa::path(
+            post, path = $cancel_path, tag = $tag,
+            params(($id = String, Path, description = "Who runs"), ("run_id" = String, Path, description = "The run")),
+            responses(
+                (status = 200, description = "Cancelled", body = serde_json::Value),
+                (status = 404, description = "No such run", body = crate::openapi::ErrorBody),
+            )
+        )]
         pub(crate) async fn $cancel(
             state: State<Arc<AppState>>,
             Path(ids): Path<(String, String)>,
@@ -149,6 +186,14 @@ macro_rules! kind_routes {
         }
 
         /// `GET /{kind}s/{id}/runs/{run_id}/hooks`.
+        #[utoipa::path(
+            get, path = $hooks_path, tag = $tag,
+            params(($id = String, Path, description = "Who ran"), ("run_id" = String, Path, description = "The run")),
+            responses(
+                (status = 200, description = "What each background hook of the run did", body = serde_json::Value),
+                (status = 404, description = "No such run", body = crate::openapi::ErrorBody),
+            )
+        )]
         pub(crate) async fn $hooks(
             state: State<Arc<AppState>>,
             Path(ids): Path<(String, String)>,
@@ -158,9 +203,45 @@ macro_rules! kind_routes {
     };
 }
 
-kind_routes!(RunnerKind::Agent, create_agent_run, get_agent_run, cancel_agent_run, agent_run_hooks);
-kind_routes!(RunnerKind::Team, create_team_run, get_team_run, cancel_team_run, team_run_hooks);
-kind_routes!(RunnerKind::Workflow, create_workflow_run, get_workflow_run, cancel_workflow_run, workflow_run_hooks);
+kind_routes!(
+    RunnerKind::Agent,
+    "Agents",
+    "agent_id",
+    "/agents/{agent_id}/runs",
+    "/agents/{agent_id}/runs/{run_id}",
+    "/agents/{agent_id}/runs/{run_id}/cancel",
+    "/agents/{agent_id}/runs/{run_id}/hooks",
+    create_agent_run,
+    get_agent_run,
+    cancel_agent_run,
+    agent_run_hooks
+);
+kind_routes!(
+    RunnerKind::Team,
+    "Teams",
+    "team_id",
+    "/teams/{team_id}/runs",
+    "/teams/{team_id}/runs/{run_id}",
+    "/teams/{team_id}/runs/{run_id}/cancel",
+    "/teams/{team_id}/runs/{run_id}/hooks",
+    create_team_run,
+    get_team_run,
+    cancel_team_run,
+    team_run_hooks
+);
+kind_routes!(
+    RunnerKind::Workflow,
+    "Workflows",
+    "workflow_id",
+    "/workflows/{workflow_id}/runs",
+    "/workflows/{workflow_id}/runs/{run_id}",
+    "/workflows/{workflow_id}/runs/{run_id}/cancel",
+    "/workflows/{workflow_id}/runs/{run_id}/hooks",
+    create_workflow_run,
+    get_workflow_run,
+    cancel_workflow_run,
+    workflow_run_hooks
+);
 
 /// `POST /agents/{id}/runs`, `/teams/{id}/runs`, `/workflows/{id}/runs`.
 async fn create_run(
@@ -307,8 +388,10 @@ fn detached_run(
 }
 
 /// The query of `GET /agents/{id}/runs/{run_id}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct RunQuery {
+    /// The run's session (finds a finished run faster).
     session_id: Option<String>,
 }
 

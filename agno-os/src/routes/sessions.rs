@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::error::{ApiError, field_error};
@@ -77,20 +78,33 @@ fn session_json(session: &Session, run_count: Option<usize>) -> Value {
 }
 
 /// The query of `GET /sessions`.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
+    /// `agent`, `team` or `workflow`.
     #[serde(rename = "type")]
     session_type: Option<String>,
+    /// The sessions of this user.
     user_id: Option<String>,
+    /// The sessions of this agent.
     agent_id: Option<String>,
+    /// The sessions of this team.
     team_id: Option<String>,
+    /// The sessions of this workflow.
     workflow_id: Option<String>,
-    /// The agent, team or workflow (Agent UI's filter).
+    /// The sessions of this agent, team or workflow (Agent UI's filter).
     component_id: Option<String>,
+    /// The database (this OS has one).
     db_id: Option<String>,
+    /// Sessions per page (default 20).
+    #[param(value_type = Option<u32>, minimum = 1)]
     limit: Option<String>,
+    /// The page, from 1.
+    #[param(value_type = Option<u32>, minimum = 1)]
     page: Option<String>,
+    /// `created_at` (default) or `updated_at`.
     sort_by: Option<String>,
+    /// `desc` (default) or `asc`.
     sort_order: Option<String>,
 }
 
@@ -148,6 +162,7 @@ pub(super) fn positive(name: &str, raw: Option<String>, default: usize) -> Resul
 
 /// `GET /sessions?type=agent&user_id=&agent_id=&team_id=&workflow_id=&limit=20&page=1`, newest
 /// first.
+#[utoipa::path(get, path = "/sessions", tag = "Sessions", params(ListQuery), responses((status = 200, description = "A page of sessions: `data` and `meta`", body = serde_json::Value), (status = 404, description = "No database, or another `db_id`", body = crate::openapi::ErrorBody), (status = 422, description = "A query value out of range", body = serde_json::Value)))]
 pub(crate) async fn list(
     State(state): State<Arc<AppState>>,
     Query(query): Query<ListQuery>,
@@ -209,6 +224,7 @@ pub(crate) async fn list(
 }
 
 /// `GET /sessions/{session_id}`.
+#[utoipa::path(get, path = "/sessions/{session_id}", tag = "Sessions", params(("session_id" = String, Path, description = "The session"), ("db_id" = Option<String>, Query, description = "The database (this OS has one)"), ("type" = Option<String>, Query, description = "agent, team or workflow")), responses((status = 200, description = "The session, without its runs", body = serde_json::Value), (status = 404, description = "No such session", body = crate::openapi::ErrorBody)))]
 pub(crate) async fn get(
     State(state): State<Arc<AppState>>,
     Path(session_id): Path<String>,
@@ -218,6 +234,7 @@ pub(crate) async fn get(
 }
 
 /// `GET /sessions/{session_id}/runs`, oldest first.
+#[utoipa::path(get, path = "/sessions/{session_id}/runs", tag = "Sessions", params(("session_id" = String, Path, description = "The session"), ("db_id" = Option<String>, Query, description = "The database (this OS has one)"), ("type" = Option<String>, Query, description = "agent, team or workflow")), responses((status = 200, description = "The session's runs, oldest first, each with `run_input`", body = serde_json::Value), (status = 404, description = "No such session", body = crate::openapi::ErrorBody)))]
 pub(crate) async fn runs(
     State(state): State<Arc<AppState>>,
     Path(session_id): Path<String>,
@@ -240,6 +257,7 @@ pub(crate) async fn runs(
 }
 
 /// `DELETE /sessions/{session_id}`: 204, or 404 if there was none.
+#[utoipa::path(delete, path = "/sessions/{session_id}", tag = "Sessions", params(("session_id" = String, Path, description = "The session"), ("db_id" = Option<String>, Query, description = "The database (this OS has one)")), responses((status = 204, description = "Deleted"), (status = 404, description = "No such session", body = crate::openapi::ErrorBody)))]
 pub(crate) async fn delete(
     State(state): State<Arc<AppState>>,
     Path(session_id): Path<String>,

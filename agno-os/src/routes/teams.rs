@@ -37,11 +37,13 @@ pub(crate) fn summary(team: &Team) -> Value {
 }
 
 /// `GET /teams`.
+#[utoipa::path(get, path = "/teams", tag = "Teams", responses((status = 200, description = "Every team", body = serde_json::Value)))]
 pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(Value::Array(state.teams.iter().map(summary).collect()))
 }
 
 /// `GET /teams/{team_id}`.
+#[utoipa::path(get, path = "/teams/{team_id}", tag = "Teams", params(("team_id" = String, Path, description = "The team's id")), responses((status = 200, description = "The team", body = serde_json::Value), (status = 404, description = "No such team", body = crate::openapi::ErrorBody)))]
 pub(crate) async fn get_team(
     State(state): State<Arc<AppState>>,
     Path(team_id): Path<String>,

@@ -39,11 +39,13 @@ pub(crate) fn summary(workflow: &Workflow) -> Value {
 }
 
 /// `GET /workflows`.
+#[utoipa::path(get, path = "/workflows", tag = "Workflows", responses((status = 200, description = "Every workflow", body = serde_json::Value)))]
 pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(Value::Array(state.workflows.iter().map(summary).collect()))
 }
 
 /// `GET /workflows/{workflow_id}`.
+#[utoipa::path(get, path = "/workflows/{workflow_id}", tag = "Workflows", params(("workflow_id" = String, Path, description = "The workflow's id")), responses((status = 200, description = "The workflow", body = serde_json::Value), (status = 404, description = "No such workflow", body = crate::openapi::ErrorBody)))]
 pub(crate) async fn get_workflow(
     State(state): State<Arc<AppState>>,
     Path(workflow_id): Path<String>,
