@@ -5,6 +5,8 @@
 
 #[path = "common/claude_cli.rs"]
 mod claude_cli;
+#[path = "common/tools.rs"]
+mod tools;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -31,7 +31,7 @@
 #![allow(dead_code)]
 
 use std::ffi::{OsStr, OsString};
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, Read};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -43,6 +43,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use super::tools::{cache_root, locked_install, npm_install};
 
 /// The Claude Code release these tests are pinned to.
 pub const CLAUDE_CODE_VERSION: &str = "2.1.332";
@@ -69,22 +71,6 @@ const OFFLINE_ENV: &[(&str, &str)] = &[
 /// real API key nor the environment of an enclosing Claude Code session leaks into the run.
 const PASSTHROUGH_ENV: &[&str] = &["PATH", "TMPDIR", "LANG", "LC_ALL", "TZ"];
 
-/// The cache directory for test tools: `$AGNO_TEST_CACHE`, else
-/// `$XDG_CACHE_HOME/agno-test-tools`, else `$HOME/.cache/agno-test-tools`.
-pub fn cache_root() -> Result<PathBuf, String> {
-    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    if let Some(dir) = var("AGNO_TEST_CACHE") {
-        return Ok(dir);
-    }
-    if let Some(dir) = var("XDG_CACHE_HOME") {
-        return Ok(dir.join("agno-test-tools"));
-    }
-    if let Some(home) = var("HOME") {
-        return Ok(home.join(".cache").join("agno-test-tools"));
-    }
-    Err("no cache directory: set AGNO_TEST_CACHE, XDG_CACHE_HOME or HOME".into())
-}
-
 /// The pinned Claude Code CLI, installed into the cache on first use.
 ///
 /// Returns `None` (after printing `skipped: Claude Code CLI unavailable (<reason>)` to stderr)
@@ -102,62 +88,17 @@ pub fn claude_cli() -> Option<PathBuf> {
 
 /// Like [`claude_cli`], with the reason as an error and no message printed.
 pub fn try_claude_cli() -> Result<PathBuf, String> {
-    let root = cache_root()?;
-    let dir = root.join(format!("claude-code-{CLAUDE_CODE_VERSION}"));
+    let dir = cache_root()?.join(format!("claude-code-{CLAUDE_CODE_VERSION}"));
     let bin = dir.join("node_modules").join(".bin").join("claude");
-    if installed_version(&bin).is_ok() {
-        return Ok(bin);
-    }
-
-    fs::create_dir_all(&root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
-    // Several test processes may get here at once: one installs, the others wait.
-    let lock_path = root.join(format!("claude-code-{CLAUDE_CODE_VERSION}.lock"));
-    let lock = File::create(&lock_path).map_err(|e| format!("cannot create {}: {e}", lock_path.display()))?;
-    lock.lock().map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
-    let result = install_locked(&dir, &bin);
-    // Dropping the file releases the lock; unlocking first makes it explicit.
-    let _ = lock.unlock();
-    result.map(|()| bin)
-}
-
-/// Installs into `dir` unless another process did it while this one waited for the lock.
-fn install_locked(dir: &Path, bin: &Path) -> Result<(), String> {
-    if installed_version(bin).is_ok() {
-        return Ok(());
-    }
-    let npm = Command::new("npm")
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("npm not found: {e}"))?;
-    if !npm.status.success() {
-        return Err(format!("`npm --version` failed with {}", npm.status));
-    }
-    fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    eprintln!("installing {PACKAGE}@{CLAUDE_CODE_VERSION} into {} (once per cache)", dir.display());
-    let out = Command::new("npm")
-        .args(["install", "--no-audit", "--no-fund", "--prefix"])
-        .arg(dir)
-        .arg(format!("{PACKAGE}@{CLAUDE_CODE_VERSION}"))
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run npm: {e}"))?;
-    if !out.status.success() {
-        // npm's first error lines name the cause (`code E...`, then the message).
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let errors: Vec<&str> = stderr
-            .lines()
-            .filter_map(|l| l.strip_prefix("npm error "))
-            .filter(|l| !l.trim_start().starts_with("at ") && !l.starts_with("syscall") && !l.starts_with("errno"))
-            .take(2)
-            .collect();
-        let detail =
-            if errors.is_empty() { stderr.lines().last().unwrap_or("no output").to_owned() } else { errors.join(": ") };
-        return Err(format!("npm install failed with {}: {detail}", out.status));
-    }
+    let spec = format!("{PACKAGE}@{CLAUDE_CODE_VERSION}");
     // The package's postinstall does not run when npm's allowScripts does not cover it; the
-    // binary it ships works anyway, which this check confirms.
-    installed_version(bin).map(|_| ())
+    // binary it ships works anyway, which the version check confirms.
+    locked_install(
+        &format!("claude-code-{CLAUDE_CODE_VERSION}"),
+        || installed_version(&bin).map(|_| ()),
+        || npm_install(&dir, &spec),
+    )?;
+    Ok(bin)
 }
 
 /// The version `bin --version` prints, if it is the pinned one.

@@ -3,9 +3,11 @@
 #![allow(dead_code)]
 
 pub mod anthropic;
+pub mod browser;
 pub mod claude_cli;
 pub mod model_runs;
 pub mod server;
+pub mod tools;
 
 use std::sync::{Arc, Mutex};
 
