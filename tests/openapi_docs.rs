@@ -74,14 +74,19 @@ async fn the_openapi_document_describes_every_route() {
             assert!(params.iter().any(|p| p["name"] == name && p["in"] == "path"), "{method} {path}: {name}");
         }
     }
-    // The run form, both encodings, and the two answers of a run.
+    // The run form (multipart, as Agent UI sends it) and the two answers of a run.
     let run = &doc["paths"]["/agents/{agent_id}/runs"]["post"];
-    let body = &run["requestBody"]["content"];
-    assert!(body["multipart/form-data"].is_object() && body["application/x-www-form-urlencoded"].is_object(), "{body}");
-    let form = &doc["components"]["schemas"]["RunFormSchema"]["properties"];
+    assert!(run["requestBody"]["content"]["multipart/form-data"].is_object(), "{}", run["requestBody"]);
+    let schema = &doc["components"]["schemas"]["RunFormSchema"];
     for field in ["message", "stream", "session_id", "user_id", "metadata", "background"] {
-        assert!(form[field].is_object(), "{field}: {form}");
+        assert!(schema["properties"][field].is_object(), "{field}: {schema}");
     }
+    assert_eq!(schema["required"], serde_json::json!(["message"]));
+    assert!(schema["propertyNames"]["pattern"].is_string(), "extra fields reach the hooks: {schema}");
+    // A run is read back by its session.
+    let get = &doc["paths"]["/agents/{agent_id}/runs/{run_id}"]["get"]["parameters"];
+    let session = get.as_array().unwrap().iter().find(|p| p["name"] == "session_id").unwrap();
+    assert_eq!((session["in"].as_str(), session["required"].as_bool()), (Some("query"), Some(true)));
     let ok = &run["responses"]["200"]["content"];
     assert!(ok["application/json"].is_object() && ok["text/event-stream"].is_object(), "{ok}");
     // agno's paging and filters on the session list.

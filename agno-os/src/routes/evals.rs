@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use agno_core::db::{EvalRun, EvalRunQuery};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::IntoParams;
 
+use super::Params;
 use super::sessions::{check_db_id, db, positive, sorting};
 use crate::AppState;
 use crate::error::{ApiError, field_error};
@@ -33,18 +34,24 @@ pub(crate) struct ListQuery {
     model_id: Option<String>,
     /// `agent`, `team` or `workflow`: evaluations of that kind of component.
     #[serde(rename = "type")]
+    #[param(value_type = Option<crate::openapi::ComponentType>)]
     filter_type: Option<String>,
     /// Comma-separated evaluation types (`accuracy`, `agent_as_judge`, `performance`, `reliability`).
+    #[param(
+        pattern = "^((accuracy|agent_as_judge|performance|reliability)(,(accuracy|agent_as_judge|performance|reliability))*)?$"
+    )]
     eval_types: Option<String>,
     /// Evaluations per page (default 20).
-    #[param(value_type = Option<u32>, minimum = 1)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 4294967295_u64)]
     limit: Option<String>,
     /// The page, from 1.
-    #[param(value_type = Option<u32>, minimum = 1)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 4294967295_u64)]
     page: Option<String>,
     /// `created_at` (default) or `updated_at`.
+    #[param(value_type = Option<crate::openapi::SortBy>)]
     sort_by: Option<String>,
     /// `desc` (default) or `asc`.
+    #[param(value_type = Option<crate::openapi::SortOrder>)]
     sort_order: Option<String>,
     /// The database (this OS has one).
     db_id: Option<String>,
@@ -79,7 +86,7 @@ fn eval_json(run: &EvalRun) -> Value {
 #[utoipa::path(get, path = "/eval-runs", tag = "Evals", params(ListQuery), responses((status = 200, description = "A page of evaluations: `data` and `meta`", body = serde_json::Value), (status = 404, description = "No database, or another `db_id`", body = crate::openapi::ErrorBody), (status = 422, description = "A query value out of range", body = serde_json::Value)))]
 pub(crate) async fn list(
     State(state): State<Arc<AppState>>,
-    Query(query): Query<ListQuery>,
+    Params(query): Params<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let mut errors = Vec::new();
     let limit = positive("limit", query.limit, 20).map_err(|e| errors.push(e)).unwrap_or(20);
@@ -101,7 +108,7 @@ pub(crate) async fn list(
         errors.push(error);
     }
     let kind = match query.filter_type.as_deref() {
-        None | Some("") => None,
+        None => None,
         Some(k @ ("agent" | "team" | "workflow")) => Some(k.to_owned()),
         Some(other) => {
             let mut error = field_error("enum", "type", "Input should be 'agent', 'team' or 'workflow'", json!(other));
@@ -157,7 +164,7 @@ pub(crate) struct GetQuery {
 pub(crate) async fn get(
     State(state): State<Arc<AppState>>,
     Path(eval_run_id): Path<String>,
-    Query(query): Query<GetQuery>,
+    Params(query): Params<GetQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let db = db(&state)?;
     check_db_id(db, query.db_id.as_deref())?;

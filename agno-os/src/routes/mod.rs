@@ -26,6 +26,30 @@ use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 use crate::security;
 
+/// A query string read into `T`, whose mistakes (a duplicate or malformed parameter) are agno's
+/// 422 with a JSON reason, as documented, instead of axum's plain-text 400.
+pub(crate) struct Params<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                let mut error = crate::error::field_error(
+                    "query_parsing",
+                    "query",
+                    &rejection.body_text(),
+                    serde_json::Value::Null,
+                );
+                error["loc"] = serde_json::json!(["query"]);
+                Err(ApiError::validation(vec![error]))
+            }
+        }
+    }
+}
+
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "Not Found")
 }
@@ -124,7 +148,7 @@ pub(crate) fn router(state: Arc<AppState>, cors_origins: Option<&[String]>) -> R
         .routes(routes!(evals::get))
         .split_for_parts();
     let app = app
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", api))
+        .merge(SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", crate::openapi::finish(&api)))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     let app = match state.security_key {

@@ -15,7 +15,7 @@ use agno_core::run::{BackgroundMode, RunBuilder, RunEventKind, RunnerKind};
 use agno_core::{RunEvent, RunStatus, Runner};
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -130,14 +130,14 @@ macro_rules! kind_routes {
         #[utoipa::path(
             post, path = $create_path, tag = $tag,
             params(($id = String, Path, description = "Who runs")),
-            request_body(description = "The run (multipart or urlencoded)", content(
+            request_body(description = "The run: a multipart form (an urlencoded one works too)", content(
                 (crate::openapi::RunFormSchema = "multipart/form-data"),
-                (crate::openapi::RunFormSchema = "application/x-www-form-urlencoded"),
             )),
             responses(
                 (status = 200, description = "The finished run (`stream=false`), or its events as server-sent events (`event: <Name>`, `data: <JSON>`)",
                     content((serde_json::Value = "application/json"), (String = "text/event-stream"))),
                 (status = 202, description = "Accepted (`background=true`): poll the run", body = serde_json::Value),
+                (status = 400, description = "A form that cannot be read, or metadata that is not a JSON object", body = crate::openapi::ErrorBody),
                 (status = 404, description = "No such runner", body = crate::openapi::ErrorBody),
                 (status = 409, description = "The session belongs to another kind of runner", body = crate::openapi::ErrorBody),
                 (status = 413, description = "The body is too large", body = crate::openapi::ErrorBody),
@@ -159,12 +159,13 @@ macro_rules! kind_routes {
             responses(
                 (status = 200, description = "The run, or its status while it runs", body = serde_json::Value),
                 (status = 404, description = "No such run", body = crate::openapi::ErrorBody),
+                (status = 422, description = "A parameter is invalid", body = serde_json::Value),
             )
         )]
         pub(crate) async fn $get(
             state: State<Arc<AppState>>,
             Path(ids): Path<(String, String)>,
-            query: Query<RunQuery>,
+            query: super::Params<RunQuery>,
         ) -> Result<Response, ApiError> {
             get_run(state, $kind, ids, query).await
         }
@@ -391,8 +392,10 @@ fn detached_run(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct RunQuery {
-    /// The run's session (finds a finished run faster).
-    session_id: Option<String>,
+    /// The run's session.
+    #[serde(default)]
+    #[param(required = true)]
+    session_id: String,
 }
 
 /// `GET /agents/{agent_id}/runs/{run_id}?session_id=`: the run, or its status while it runs.
@@ -400,9 +403,9 @@ async fn get_run(
     State(state): State<Arc<AppState>>,
     kind: RunnerKind,
     (owner_id, run_id): (String, String),
-    Query(query): Query<RunQuery>,
+    super::Params(query): super::Params<RunQuery>,
 ) -> Result<Response, ApiError> {
-    let Some(session_id) = query.session_id.filter(|s| !s.is_empty()) else {
+    let Some(session_id) = Some(query.session_id).filter(|s| !s.is_empty()) else {
         let mut error = field_error("missing", "session_id", "Field required", Value::Null);
         error["loc"] = json!(["query", "session_id"]);
         return Err(ApiError::validation(vec![error]));

@@ -7,13 +7,14 @@ use agno_core::models::Role;
 use agno_core::session::SessionType;
 use agno_core::{RunOutput, Session};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::IntoParams;
 
+use super::Params;
 use crate::AppState;
 use crate::error::{ApiError, field_error};
 
@@ -83,6 +84,7 @@ fn session_json(session: &Session, run_count: Option<usize>) -> Value {
 pub(crate) struct ListQuery {
     /// `agent`, `team` or `workflow`.
     #[serde(rename = "type")]
+    #[param(value_type = Option<crate::openapi::ComponentType>)]
     session_type: Option<String>,
     /// The sessions of this user.
     user_id: Option<String>,
@@ -97,14 +99,16 @@ pub(crate) struct ListQuery {
     /// The database (this OS has one).
     db_id: Option<String>,
     /// Sessions per page (default 20).
-    #[param(value_type = Option<u32>, minimum = 1)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 4294967295_u64)]
     limit: Option<String>,
     /// The page, from 1.
-    #[param(value_type = Option<u32>, minimum = 1)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 4294967295_u64)]
     page: Option<String>,
     /// `created_at` (default) or `updated_at`.
+    #[param(value_type = Option<crate::openapi::SortBy>)]
     sort_by: Option<String>,
     /// `desc` (default) or `asc`.
+    #[param(value_type = Option<crate::openapi::SortOrder>)]
     sort_order: Option<String>,
 }
 
@@ -148,8 +152,9 @@ pub(super) fn sorting(sort_by: Option<&str>, sort_order: Option<&str>, errors: &
 pub(super) fn positive(name: &str, raw: Option<String>, default: usize) -> Result<usize, Value> {
     match raw {
         None => Ok(default),
-        Some(raw) => match raw.parse::<usize>() {
-            Ok(n) if n > 0 => Ok(n),
+        // At most u32::MAX, as the document says.
+        Some(raw) => match raw.parse::<u32>() {
+            Ok(n) if n > 0 => Ok(n as usize),
             _ => {
                 let mut error =
                     field_error("greater_than_equal", name, "Input should be a whole number of at least 1", json!(raw));
@@ -165,7 +170,7 @@ pub(super) fn positive(name: &str, raw: Option<String>, default: usize) -> Resul
 #[utoipa::path(get, path = "/sessions", tag = "Sessions", params(ListQuery), responses((status = 200, description = "A page of sessions: `data` and `meta`", body = serde_json::Value), (status = 404, description = "No database, or another `db_id`", body = crate::openapi::ErrorBody), (status = 422, description = "A query value out of range", body = serde_json::Value)))]
 pub(crate) async fn list(
     State(state): State<Arc<AppState>>,
-    Query(query): Query<ListQuery>,
+    Params(query): Params<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let mut errors = Vec::new();
     let session_type = match query.session_type.as_deref() {
