@@ -10,6 +10,7 @@ use agno::prelude::*;
 use common::server::Server;
 use reqwest::Method;
 use reqwest::header::HeaderMap;
+use serde_json::Value;
 
 const UI: &str = "http://localhost:3000";
 
@@ -89,6 +90,9 @@ async fn real_responses_and_streams_carry_the_cors_headers() {
     let frames = common::server::frames(&res.text().await.unwrap());
     let started = frames.iter().find(|(name, _)| name == "RunStarted").expect("RunStarted");
     assert!(started.1["session_id"].as_str().is_some_and(|s| !s.is_empty()), "a new session: {}", started.1);
+    let contents: Vec<&Value> =
+        frames.iter().filter(|(name, _)| name == "RunContent").map(|(_, d)| &d["content"]).collect();
+    assert!(!contents.is_empty() && contents.iter().all(|c| c.is_string()), "RunContent carries string content");
     let completed = frames.iter().find(|(name, _)| name == "RunCompleted").expect("RunCompleted");
     assert_eq!(completed.1["content"], "You said: \"Hello\"");
     server.stop().await;
