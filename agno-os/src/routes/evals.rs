@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use utoipa::IntoParams;
 
 use super::Params;
-use super::sessions::{check_db_id, db, positive, sorting};
+use super::sessions::{check_db_id, db, paged, positive, sorting};
 use crate::AppState;
 use crate::error::{ApiError, field_error};
 use crate::time::iso8601;
@@ -143,12 +143,7 @@ pub(crate) async fn list(
     });
     let total = all.len();
     let data: Vec<Value> = all.iter().skip((page - 1).saturating_mul(limit)).take(limit).map(eval_json).collect();
-    Ok(Json(json!({
-        "data": data,
-        "meta": {
-            "page": page, "limit": limit, "total_count": total, "total_pages": total.div_ceil(limit), "search_time_ms": 0,
-        },
-    })))
+    Ok(Json(paged(data, page, limit, total)))
 }
 
 /// The query of `GET /eval-runs/{id}`.

@@ -220,12 +220,17 @@ pub(crate) async fn list(
         let session = db.get_session(&listed.session_id)?;
         data.push(session_json(session.as_ref().unwrap_or(listed), None));
     }
-    Ok(Json(json!({
+    Ok(Json(paged(data, page, limit, total)))
+}
+
+/// agno's paged answer: `data` and `meta` (page, limit, totals, and a search time of 0).
+pub(super) fn paged(data: Vec<Value>, page: usize, limit: usize, total: usize) -> Value {
+    json!({
         "data": data,
         "meta": {
             "page": page, "limit": limit, "total_count": total, "total_pages": total.div_ceil(limit), "search_time_ms": 0,
         },
-    })))
+    })
 }
 
 /// `GET /sessions/{session_id}`.
