@@ -272,16 +272,7 @@ impl HookApp {
         }
         let mut input = String::new();
         let outcome = match std::io::stdin().read_to_string(&mut input) {
-            Ok(_) => match std::env::current_exe() {
-                Ok(program) => self.handle_with(&input, Some(program)),
-                Err(e) => {
-                    let mut outcome = self.handle_with(&input, None);
-                    outcome
-                        .stderr
-                        .push_str(&format!("agno hook: cannot find this program to start its task worker: {e}\n"));
-                    outcome
-                }
-            },
+            Ok(_) => self.handle_with(&input, true),
             Err(e) => Outcome::bad_input(format!("cannot read the hook input from stdin: {e}")),
         };
         let mut stdout = std::io::stdout().lock();
@@ -301,12 +292,26 @@ impl HookApp {
     /// [`task_backend`](Self::task_backend) to run them in tests. From async code,
     /// [`handle_async`](Self::handle_async) saves a thread.
     pub fn handle(&self, input: &str) -> Outcome {
-        self.handle_with(input, None)
+        self.handle_with(input, false)
     }
 
-    fn handle_with(&self, input: &str, worker: Option<PathBuf>) -> Outcome {
-        let on_own_runtime = || match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-            Ok(runtime) => runtime.block_on(self.handle_inner(input, worker.clone())),
+    /// [`handle`](Self::handle) from async code.
+    pub async fn handle_async(&self, input: &str) -> Outcome {
+        match self.select(input) {
+            Ok((event, selected)) => self.dispatch(event, selected, false).await,
+            Err(outcome) => outcome,
+        }
+    }
+
+    /// The event and its handlers, or the answer when there is nothing to run (no runtime is
+    /// started for an event nobody handles: most events of a command installed for all).
+    fn handle_with(&self, input: &str, start_workers: bool) -> Outcome {
+        let (event, selected) = match self.select(input) {
+            Ok(found) => found,
+            Err(outcome) => return outcome,
+        };
+        let on_own_runtime = move || match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime.block_on(self.dispatch(event, selected, start_workers)),
             Err(e) => Outcome::bad_input(format!("cannot start a runtime for the handlers: {e}")),
         };
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -318,58 +323,55 @@ impl HookApp {
         }
     }
 
-    /// [`handle`](Self::handle) from async code.
-    pub async fn handle_async(&self, input: &str) -> Outcome {
-        self.handle_inner(input, None).await
-    }
-
-    async fn handle_inner(&self, input: &str, worker: Option<PathBuf>) -> Outcome {
+    /// Checks the configuration, parses the event and picks its handlers, in registration order.
+    /// `Err` is the whole answer: a bad configuration or input, or no handler (nothing to say).
+    fn select(&self, input: &str) -> Result<(HookEvent, Vec<&Registration>), Outcome> {
         if let Err(errors) = self.check() {
             let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
             let outcome = Outcome::bad_input(format!("configuration: {}", errors.join("; ")));
             // A guard that cannot be set up must not let everything through.
-            return match self.policy {
+            return Err(match self.policy {
                 ErrorPolicy::Blocking => Outcome { exit_code: 2, ..outcome },
                 ErrorPolicy::NonBlocking => outcome,
-            };
+            });
         }
-        let event = match HookEvent::parse(input) {
-            Ok(event) => event,
-            Err(e) => return Outcome::bad_input(e),
-        };
-        let name = event.name();
-        let tool = event.tool_name();
+        let event = HookEvent::parse(input).map_err(Outcome::bad_input)?;
+        let (name, tool) = (event.name(), event.tool_name());
         let selected: Vec<&Registration> = self
             .registrations
             .iter()
             .filter(|r| r.event == name && r.tools.as_ref().zip(tool).is_none_or(|(m, t)| m.matches(t)))
             .collect();
         if selected.is_empty() {
-            return Outcome { stdout: String::new(), stderr: String::new(), exit_code: 0 };
+            return Err(Outcome { stdout: String::new(), stderr: String::new(), exit_code: 0 });
         }
+        Ok((event, selected))
+    }
+
+    /// Runs the selected handlers on the event and folds their answers.
+    async fn dispatch(&self, event: HookEvent, selected: Vec<&Registration>, start_workers: bool) -> Outcome {
+        let name = event.name();
         let cwd = event.cwd().map(Path::to_path_buf).or_else(|| std::env::current_dir().ok()).unwrap_or_default();
         let transcript = Transcript::new(event.transcript_path().map(Path::to_path_buf));
-        let mut notes = Vec::new();
+        let mut verdict = Verdict::default();
+        verdict.notes = event.warnings().iter().map(|w| format!("agno hook: {w}")).collect();
         let (tasks, queue) = if selected.iter().any(|r| r.handler.needs_tasks()) {
-            match self.open_tasks(&event, &cwd, worker) {
+            match self.open_tasks(&event, &cwd, start_workers) {
                 Ok((tasks, queue)) => (Some(tasks), queue),
                 Err(e) => {
-                    notes.push(format!("agno hook: {e}"));
+                    verdict.notes.push(format!("agno hook: {e}"));
                     (None, None)
                 }
             }
         } else {
             (None, None)
         };
-
-        let mut verdict = Verdict::default();
-        verdict.notes = event.warnings().iter().map(|w| format!("agno hook: {w}")).collect();
-        verdict.notes.extend(notes);
+        // A Stop already forced into another turn is not blocked again (no endless turns).
+        let may_block = !event.stop_hook_active();
         for registration in selected {
             let handler = &*registration.handler;
             let cx = HandlerContext::new(&event, tasks.as_ref(), &cwd, &transcript);
-            let result = call(handler, cx).await;
-            match result {
+            match call(handler, cx).await {
                 Ok(response) => {
                     if verdict.add(response) {
                         break;
@@ -377,16 +379,12 @@ impl HookApp {
                 }
                 Err(error) => {
                     let what = format!("handler `{}` failed on {name}: {error}", handler.name());
-                    // A Stop already forced into another turn is not blocked again (no endless turns).
-                    let again = event.raw().get("stop_hook_active").and_then(serde_json::Value::as_bool) == Some(true);
-                    match self.policy {
-                        ErrorPolicy::Blocking if !again => {
-                            let mut stderr: String = verdict.notes.iter().map(|n| format!("{n}\n")).collect();
-                            stderr.push_str(&format!("agno hook: {what}; blocking (error policy: blocking)\n"));
-                            return Outcome { stdout: String::new(), stderr, exit_code: 2 };
-                        }
-                        ErrorPolicy::Blocking | ErrorPolicy::NonBlocking => verdict.failed(what),
+                    if self.policy == ErrorPolicy::Blocking && may_block {
+                        let mut stderr: String = verdict.notes.iter().map(|n| format!("{n}\n")).collect();
+                        stderr.push_str(&format!("agno hook: {what}; blocking (error policy: blocking)\n"));
+                        return Outcome { stdout: String::new(), stderr, exit_code: 2 };
                     }
+                    verdict.failed(what);
                 }
             }
         }
@@ -401,13 +399,13 @@ impl HookApp {
         &self,
         event: &HookEvent,
         cwd: &Path,
-        worker: Option<PathBuf>,
+        start_workers: bool,
     ) -> Result<(Tasks, Option<FileQueue>), String> {
         match &self.tasks {
             TaskStore::Backend(backend) => Ok((Tasks::new(Arc::clone(backend), event.session_id()), None)),
             TaskStore::File(path) => {
                 let path = path.clone().unwrap_or_else(|| default_task_db(cwd));
-                let starter = Starter::new(path.clone(), worker, self.task_threads);
+                let starter = Starter::new(path.clone(), start_workers, self.task_threads);
                 let on_queued = Arc::clone(&starter);
                 let queue = SqliteTaskBackend::open_queue(&path)
                     .map_err(|e| format!("cannot open the task store {}: {e}", path.display()))?

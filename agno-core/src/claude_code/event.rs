@@ -658,6 +658,15 @@ impl HookEvent {
         self.common().transcript_path.as_deref()
     }
 
+    /// Whether this is a `Stop` or `SubagentStop` that an earlier block already forced.
+    pub fn stop_hook_active(&self) -> bool {
+        match &self.kind {
+            EventKind::Stop(stop) => stop.stop_hook_active,
+            EventKind::SubagentStop(stop) => stop.stop_hook_active,
+            _ => false,
+        }
+    }
+
     /// The tool of a tool event.
     pub fn tool_name(&self) -> Option<&str> {
         match &self.kind {

@@ -178,10 +178,12 @@ pub(crate) fn run(db: &Path, threads: usize) -> ExitCode {
 }
 
 /// Starts detached workers for a task file when they are needed: after a handler queues a task,
-/// and when the file has tasks nobody runs.
+/// and when the file has tasks nobody runs. The worker is this program, found when the first one
+/// is started.
 pub(crate) struct Starter {
     db: PathBuf,
-    program: Option<PathBuf>,
+    /// Whether to start workers at all (`HookApp::handle` in tests does not).
+    enabled: bool,
     threads: usize,
     /// Whether this process started a worker (which takes over every row nobody runs).
     spawned: std::sync::atomic::AtomicBool,
@@ -189,11 +191,12 @@ pub(crate) struct Starter {
 }
 
 impl Starter {
-    /// A starter of `program` (`None`: never start one) running `threads` tasks at once.
-    pub(crate) fn new(db: PathBuf, program: Option<PathBuf>, threads: usize) -> Arc<Self> {
+    /// A starter for `db`'s workers, running `threads` tasks at once; `enabled: false` never
+    /// starts one.
+    pub(crate) fn new(db: PathBuf, enabled: bool, threads: usize) -> Arc<Self> {
         Arc::new(Self {
             db,
-            program,
+            enabled,
             threads,
             spawned: std::sync::atomic::AtomicBool::new(false),
             error: std::sync::Mutex::new(None),
@@ -202,17 +205,22 @@ impl Starter {
 
     /// Starts a worker unless one holds the file's lock (it will see what was just queued).
     pub(crate) fn start(&self) {
-        let Some(program) = &self.program else { return };
+        if !self.enabled {
+            return;
+        }
         let result = match worker_running(&self.db) {
             Ok(true) => return,
-            Ok(false) => spawn(program, &self.db, self.threads)
-                .map(|()| self.spawned.store(true, std::sync::atomic::Ordering::SeqCst))
-                .map_err(|e| {
-                    format!(
-                        "cannot start the task worker {}: {e}; the queued tasks wait for the next hook",
-                        program.display()
-                    )
-                }),
+            Ok(false) => std::env::current_exe()
+                .map_err(|e| format!("cannot find this program to start its task worker: {e}"))
+                .and_then(|program| {
+                    spawn(&program, &self.db, self.threads).map_err(|e| {
+                        format!(
+                            "cannot start the task worker {}: {e}; the queued tasks wait for the next hook",
+                            program.display()
+                        )
+                    })
+                })
+                .map(|()| self.spawned.store(true, std::sync::atomic::Ordering::SeqCst)),
             Err(e) => Err(format!("cannot look at the task worker's lock: {e}")),
         };
         if let Err(e) = result {
@@ -224,7 +232,7 @@ impl Starter {
     /// that died) and this process has not started one; any error of starting one, now or when
     /// a task was queued.
     pub(crate) fn finish(&self, queue: &SqliteTaskBackend) -> Result<(), String> {
-        if self.program.is_some() && !self.spawned.load(std::sync::atomic::Ordering::SeqCst) {
+        if self.enabled && !self.spawned.load(std::sync::atomic::Ordering::SeqCst) {
             match queue.has_orphans() {
                 Ok(true) => self.start(),
                 Ok(false) => {}

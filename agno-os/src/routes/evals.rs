@@ -11,8 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::IntoParams;
 
-use super::Params;
-use super::sessions::{check_db_id, db, paged, positive, sorting};
+use super::query::{Params, check_db_id, db, paged, positive, sorting};
 use crate::AppState;
 use crate::error::{ApiError, field_error};
 use crate::time::iso8601;
@@ -163,9 +162,7 @@ pub(crate) async fn get(
 ) -> Result<Json<Value>, ApiError> {
     let db = db(&state)?;
     check_db_id(db, query.db_id.as_deref())?;
-    let runs = db.get_eval_runs(&EvalRunQuery::default())?;
-    runs.iter()
-        .find(|r| r.run_id == eval_run_id)
-        .map(|r| Json(eval_json(r)))
+    db.get_eval_run(&eval_run_id)?
+        .map(|r| Json(eval_json(&r)))
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("Eval run with id '{eval_run_id}' not found")))
 }

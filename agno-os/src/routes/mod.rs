@@ -3,6 +3,7 @@
 pub(crate) mod agents;
 pub(crate) mod evals;
 pub(crate) mod meta;
+pub(crate) mod query;
 pub(crate) mod runs;
 pub(crate) mod sessions;
 pub(crate) mod teams;
@@ -25,30 +26,6 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 use crate::security;
-
-/// A query string read into `T`, whose mistakes (a duplicate or malformed parameter) are agno's
-/// 422 with a JSON reason, as documented, instead of axum's plain-text 400.
-pub(crate) struct Params<T>(pub(crate) T);
-
-impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequestParts<S> for Params<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
-        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Query(value)) => Ok(Self(value)),
-            Err(rejection) => {
-                let mut error = crate::error::field_error(
-                    "query_parsing",
-                    "query",
-                    &rejection.body_text(),
-                    serde_json::Value::Null,
-                );
-                error["loc"] = serde_json::json!(["query"]);
-                Err(ApiError::validation(vec![error]))
-            }
-        }
-    }
-}
 
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "Not Found")

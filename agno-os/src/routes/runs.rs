@@ -165,7 +165,7 @@ macro_rules! kind_routes {
         pub(crate) async fn $get(
             state: State<Arc<AppState>>,
             Path(ids): Path<(String, String)>,
-            query: super::Params<RunQuery>,
+            query: super::query::Params<RunQuery>,
         ) -> Result<Response, ApiError> {
             get_run(state, $kind, ids, query).await
         }
@@ -403,7 +403,7 @@ async fn get_run(
     State(state): State<Arc<AppState>>,
     kind: RunnerKind,
     (owner_id, run_id): (String, String),
-    super::Params(query): super::Params<RunQuery>,
+    super::query::Params(query): super::query::Params<RunQuery>,
 ) -> Result<Response, ApiError> {
     let Some(session_id) = Some(query.session_id).filter(|s| !s.is_empty()) else {
         let mut error = field_error("missing", "session_id", "Field required", Value::Null);

@@ -14,13 +14,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::IntoParams;
 
-use super::Params;
+use super::query::{Params, check_db_id, db, paged, positive, sorting};
 use crate::AppState;
 use crate::error::{ApiError, field_error};
-
-pub(super) fn db(state: &AppState) -> Result<&Arc<dyn Db>, ApiError> {
-    state.db.as_ref().ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "No database is configured for sessions"))
-}
 
 fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "Session not found")
@@ -42,18 +38,18 @@ fn run_input(run: &RunOutput) -> String {
 
 /// agno's `session_name`: the one set in `session_data`, else the first user message of the
 /// session's runs (whole), else `""`.
-fn session_name(session: &Session) -> String {
+fn session_name(session: &Session, runs: &[RunOutput]) -> String {
     if let Some(name) = session.session_data.as_ref().and_then(|d| d.get("session_name")).and_then(Value::as_str) {
         return name.to_owned();
     }
-    session.runs.iter().map(run_input).find(|text| !text.is_empty()).unwrap_or_default()
+    runs.iter().map(run_input).find(|text| !text.is_empty()).unwrap_or_default()
 }
 
-/// A session without its runs (`session_name` from them, when they were loaded).
-fn session_json(session: &Session, run_count: Option<usize>) -> Value {
+/// A session without its runs (`session_name` from `runs`, its runs).
+fn session_json(session: &Session, runs: &[RunOutput], run_count: Option<usize>) -> Value {
     let mut value = json!({
         "session_id": session.session_id,
-        "session_name": session_name(session),
+        "session_name": session_name(session, runs),
         "session_type": session.session_type,
         "agent_id": session.agent_id,
         "team_id": session.team_id,
@@ -112,59 +108,6 @@ pub(crate) struct ListQuery {
     sort_order: Option<String>,
 }
 
-/// `?db_id=`: the AgentOS's own database, or a 404 as agno answers.
-pub(super) fn check_db_id(db: &Arc<dyn Db>, db_id: Option<&str>) -> Result<(), ApiError> {
-    match db_id.filter(|id| !id.is_empty()) {
-        Some(id) if id != db.id() => {
-            Err(ApiError::new(StatusCode::NOT_FOUND, format!("No database found with id '{id}'")))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// `sort_by` (`created_at` or `updated_at`) and `sort_order` (`asc` or `desc`), agno's defaults
-/// `created_at` and `desc`; a 422 entry for a value out of those.
-pub(super) fn sorting(sort_by: Option<&str>, sort_order: Option<&str>, errors: &mut Vec<Value>) -> (bool, bool) {
-    let mut invalid = |name: &str, allowed: &str, raw: &str| {
-        let mut error = field_error("enum", name, &format!("Input should be {allowed}"), json!(raw));
-        error["loc"] = json!(["query", name]);
-        errors.push(error);
-    };
-    let by_updated = match sort_by.unwrap_or("created_at") {
-        "created_at" => false,
-        "updated_at" => true,
-        other => {
-            invalid("sort_by", "'created_at' or 'updated_at'", other);
-            false
-        }
-    };
-    let descending = match sort_order.unwrap_or("desc") {
-        "desc" => true,
-        "asc" => false,
-        other => {
-            invalid("sort_order", "'asc' or 'desc'", other);
-            true
-        }
-    };
-    (by_updated, descending)
-}
-
-pub(super) fn positive(name: &str, raw: Option<String>, default: usize) -> Result<usize, Value> {
-    match raw {
-        None => Ok(default),
-        // At most u32::MAX, as the document says.
-        Some(raw) => match raw.parse::<u32>() {
-            Ok(n) if n > 0 => Ok(n as usize),
-            _ => {
-                let mut error =
-                    field_error("greater_than_equal", name, "Input should be a whole number of at least 1", json!(raw));
-                error["loc"] = json!(["query", name]);
-                Err(error)
-            }
-        },
-    }
-}
-
 /// `GET /sessions?type=agent&user_id=&agent_id=&team_id=&workflow_id=&limit=20&page=1`, newest
 /// first.
 #[utoipa::path(get, path = "/sessions", tag = "Sessions", params(ListQuery), responses((status = 200, description = "A page of sessions: `data` and `meta`", body = serde_json::Value), (status = 404, description = "No database, or another `db_id`", body = crate::openapi::ErrorBody), (status = 422, description = "A query value out of range", body = serde_json::Value)))]
@@ -216,21 +159,10 @@ pub(crate) async fn list(
     let total = all.len();
     let mut data = Vec::with_capacity(limit.min(total));
     for listed in all.iter().skip((page - 1).saturating_mul(limit)).take(limit) {
-        // The runs, for `session_name` (a page at a time).
-        let session = db.get_session(&listed.session_id)?;
-        data.push(session_json(session.as_ref().unwrap_or(listed), None));
+        // The runs, for `session_name` (a page at a time; the session row is read already).
+        data.push(session_json(listed, &db.get_runs(&listed.session_id)?, None));
     }
     Ok(Json(paged(data, page, limit, total)))
-}
-
-/// agno's paged answer: `data` and `meta` (page, limit, totals, and a search time of 0).
-pub(super) fn paged(data: Vec<Value>, page: usize, limit: usize, total: usize) -> Value {
-    json!({
-        "data": data,
-        "meta": {
-            "page": page, "limit": limit, "total_count": total, "total_pages": total.div_ceil(limit), "search_time_ms": 0,
-        },
-    })
 }
 
 /// `GET /sessions/{session_id}`.
@@ -240,7 +172,7 @@ pub(crate) async fn get(
     Path(session_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let session = db(&state)?.get_session(&session_id)?.ok_or_else(not_found)?;
-    Ok(Json(session_json(&session, Some(session.runs.len()))))
+    Ok(Json(session_json(&session, &session.runs, Some(session.runs.len()))))
 }
 
 /// `GET /sessions/{session_id}/runs`, oldest first.
