@@ -89,7 +89,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("-> {} {:?}\n", rejected.status, rejected.content.as_deref().unwrap_or(""));
 
     if let Some(db) = agent.db()
-        && let Some(session) = db.get_session(&output.session_id)?
+        && let Some(session) = db.get_session_with_runs(&output.session_id, &agno::db::RunQuery::all()).await?
     {
         println!("Stored session {} with {} runs in tmp/agent.db", session.session_id, session.runs.len());
     }

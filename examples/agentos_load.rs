@@ -2,7 +2,7 @@
 //!
 //! ```sh
 //! cargo run --release --example agentos_load -- [requests=100000] [concurrency=64] [--db]
-//!     [--only=agentos|bare] [--count-allocs]
+//!     [--only=agentos|bare] [--count-allocs] [--session=ID] [--windows=N]
 //! ```
 //!
 //! One process serves two things on `127.0.0.1:0`:
@@ -26,6 +26,11 @@
 //! `--db` stores every run in SQLite in a temporary directory, as the seeds do. `--only` loads one
 //! target (for profiling); `--count-allocs` also counts heap allocations per request.
 //!
+//! `--session=ID` posts every run to that one session (`session_id=ID` in the form) instead of a
+//! new session per run. `--windows=N` loads AgentOS alone for N windows of 5 s after the warm-up
+//! and prints the rate of each, and the last window's rate against the first's: with
+//! `--db --session=one`, whether a run's cost grows with its session.
+//!
 //! The process exits with status 1 when a request failed or a hook was lost.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -42,8 +47,10 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::oneshot;
 
 const AGENT_ID: &str = "background-task-agent";
-/// The seed's form, urlencoded.
+/// The seed's form, urlencoded (a `session_id` field follows with `--session`).
 const FORM: &str = "message=Hello%2C+how+are+you%3F&stream=false";
+/// The length of one window of `--windows`.
+const WINDOW: Duration = Duration::from_secs(5);
 /// How long the whole load (warm-up and rounds, both targets) may take before it is abandoned.
 const TIME_LIMIT: Duration = Duration::from_secs(120);
 
@@ -170,17 +177,30 @@ struct Options {
     db: bool,
     only: Only,
     count_allocations: bool,
+    session: Option<String>,
+    windows: u32,
 }
 
-const USAGE: &str =
-    "usage: agentos_load [requests=100000] [concurrency=64] [--db] [--only=agentos|bare] [--count-allocs]";
+const USAGE: &str = "usage: agentos_load [requests=100000] [concurrency=64] [--db] [--only=agentos|bare] \
+                     [--count-allocs] [--session=ID] [--windows=N]";
 
 fn options() -> Result<Options, String> {
     let mut positional = Vec::new();
     let (mut db, mut only, mut count_allocations) = (false, Only::Both, false);
+    let (mut session, mut windows) = (None, 0);
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--db" => db = true,
+            flag if flag.starts_with("--session=") => {
+                let id = &flag["--session=".len()..];
+                if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                    return Err(format!("`{flag}`: a session id of letters, digits, `-` and `_`\n{USAGE}"));
+                }
+                session = Some(id.to_owned());
+            }
+            flag if flag.starts_with("--windows=") => {
+                windows = flag["--windows=".len()..].parse().map_err(|e| format!("`{flag}`: {e}\n{USAGE}"))?;
+            }
             "--count-allocs" => count_allocations = true,
             "--only=agentos" => only = Only::AgentOS,
             "--only=bare" => only = Only::Bare,
@@ -199,7 +219,7 @@ fn options() -> Result<Options, String> {
     };
     let requests = number(0, 100_000)?.max(1);
     let concurrency = usize::try_from(number(1, 64)?.max(1)).map_err(|e| e.to_string())?;
-    Ok(Options { requests, concurrency, db, only, count_allocations })
+    Ok(Options { requests, concurrency, db, only, count_allocations, session, windows })
 }
 
 /// User + system CPU time of this process (all threads), from `/proc/self/stat` (Linux only).
@@ -281,17 +301,24 @@ struct Target {
 }
 
 impl Target {
-    fn new(addr: SocketAddr, path: &str, check: Option<&'static [u8]>) -> Self {
+    fn new(addr: SocketAddr, path: &str, form: &str, check: Option<&'static [u8]>) -> Self {
         let request = format!(
             "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-             Content-Length: {}\r\n\r\n{FORM}",
-            FORM.len()
+             Content-Length: {}\r\n\r\n{form}",
+            form.len()
         );
         Self { addr, request: Arc::from(request.into_bytes()), check }
     }
 
-    /// Sends `requests` requests over `concurrency` keep-alive connections, stopping at `deadline`.
-    async fn load(&self, requests: u64, concurrency: usize, deadline: tokio::time::Instant) -> Load {
+    /// Sends `requests` requests over `concurrency` keep-alive connections, abandoning them at
+    /// `deadline`; with `stop`, no request starts after it (those under way finish).
+    async fn load(
+        &self,
+        requests: u64,
+        concurrency: usize,
+        deadline: tokio::time::Instant,
+        stop: Option<tokio::time::Instant>,
+    ) -> Load {
         let claimed = Arc::new(AtomicU64::new(0));
         let cpu_before = process_cpu();
         let allocations_before = ALLOCATIONS.load(Ordering::Relaxed);
@@ -299,7 +326,8 @@ impl Target {
         let connections: Vec<_> = (0..concurrency.min(usize::try_from(requests).unwrap_or(usize::MAX)))
             .map(|_| {
                 let (request, claimed) = (Arc::clone(&self.request), Arc::clone(&claimed));
-                tokio::spawn(connection(self.addr, request, claimed, requests, deadline, self.check))
+                let until = Until { deadline, stop };
+                tokio::spawn(connection(self.addr, request, claimed, requests, until, self.check))
             })
             .collect();
         let mut total = Load::default();
@@ -316,19 +344,30 @@ impl Target {
     }
 }
 
+/// When a connection stops: abandoning at `deadline`, not starting requests after `stop`.
+#[derive(Clone, Copy)]
+struct Until {
+    deadline: tokio::time::Instant,
+    stop: Option<tokio::time::Instant>,
+}
+
 /// One keep-alive connection, sending requests until `requests` have been claimed in all.
 async fn connection(
     addr: SocketAddr,
     request: Arc<[u8]>,
     claimed: Arc<AtomicU64>,
     requests: u64,
-    deadline: tokio::time::Instant,
+    until: Until,
     check: Option<&'static [u8]>,
 ) -> Load {
+    let Until { deadline, stop } = until;
     let mut load = Load { latencies_us: Vec::with_capacity(4096), ..Load::default() };
     let mut stream: Option<TcpStream> = None;
     let mut buffer = Vec::with_capacity(16 * 1024);
     while claimed.fetch_add(1, Ordering::Relaxed) < requests {
+        if stop.is_some_and(|stop| tokio::time::Instant::now() >= stop) {
+            break;
+        }
         if tokio::time::Instant::now() >= deadline {
             load.timed_out = true;
             break;
@@ -484,7 +523,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Runs the benchmark; whether something failed (errors, lost hooks).
 async fn run(options: Options, workers: usize) -> Result<bool, Box<dyn std::error::Error>> {
-    let Options { requests, concurrency, db, only, count_allocations } = options;
+    let Options { requests, concurrency, db, only, count_allocations, session, windows } = options;
+    let form = match &session {
+        Some(id) => format!("{FORM}&session_id={id}"),
+        None => FORM.to_owned(),
+    };
+    let only = if windows > 0 { Only::AgentOS } else { only };
     COUNT_ALLOCATIONS.store(count_allocations, Ordering::Relaxed);
     let warmup = (requests / 10).clamp(1, 2_000);
     let rounds = requests.min(5);
@@ -536,31 +580,51 @@ async fn run(options: Options, workers: usize) -> Result<bool, Box<dyn std::erro
         if db { "SqliteDb in a temp dir (--db)" } else { "none (--db stores every run in SQLite, as the seeds do)" }
     );
     println!("bare:    `POST /bare`, an axum handler reading the same form and answering a small JSON");
-    println!("request: Content-Type: application/x-www-form-urlencoded, body `{FORM}`\n");
+    println!("request: Content-Type: application/x-www-form-urlencoded, body `{form}`\n");
 
-    let os_target = Target::new(os_addr, &format!("/agents/{AGENT_ID}/runs"), Some(b"\"status\":\"COMPLETED\""));
-    let bare_target = Target::new(bare_addr, "/bare", Some(b"\"status\":\"COMPLETED\""));
+    let completed: Option<&'static [u8]> = Some(b"\"status\":\"COMPLETED\"");
+    let os_target = Target::new(os_addr, &format!("/agents/{AGENT_ID}/runs"), &form, completed);
+    let bare_target = Target::new(bare_addr, "/bare", &form, completed);
     let deadline = tokio::time::Instant::now() + TIME_LIMIT;
     let (mut os_load, mut bare_load, mut warm) = (Load::default(), Load::default(), Load::default());
     let mut answered_by_os = 0;
     if only != Only::AgentOS {
-        warm.merge(bare_target.load(warmup, concurrency, deadline).await);
+        warm.merge(bare_target.load(warmup, concurrency, deadline, None).await);
     }
     if only != Only::Bare {
-        let os_warm = os_target.load(warmup, concurrency, deadline).await;
+        let os_warm = os_target.load(warmup, concurrency, deadline, None).await;
         answered_by_os += os_warm.ok;
         warm.merge(os_warm);
     }
+    // `--windows`: AgentOS alone, window after window, as many requests as fit in each.
+    let mut window_rates = Vec::new();
+    for window in 0..windows {
+        let stop = tokio::time::Instant::now() + WINDOW;
+        let load = os_target.load(u64::MAX, concurrency, stop + TIME_LIMIT, Some(stop)).await;
+        println!(
+            "window {:>2}: {:>9.0} requests/s, p99 {:>7} µs, {} errors, {} runs stored before it",
+            window + 1,
+            load.per_second(),
+            load.percentile(0.99),
+            load.errors,
+            answered_by_os + os_load.ok
+        );
+        window_rates.push(load.per_second());
+        os_load.merge(load);
+    }
+    if let (Some(first), Some(last)) = (window_rates.first(), window_rates.last()) {
+        println!("last window / first window: {:.2}\n", last / first.max(1e-9));
+    }
     // Alternating rounds (bare first, then AgentOS first), so a change in the machine's load
     // touches both targets alike.
-    for round in 0..rounds {
+    for round in 0..if windows > 0 { 0 } else { rounds } {
         let share = requests / rounds + u64::from(round < requests % rounds);
         let order = if round % 2 == 0 { [Only::Bare, Only::AgentOS] } else { [Only::AgentOS, Only::Bare] };
         for target in order {
             if only == Only::Both || only == target {
                 match target {
-                    Only::AgentOS => os_load.merge(os_target.load(share, concurrency, deadline).await),
-                    _ => bare_load.merge(bare_target.load(share, concurrency, deadline).await),
+                    Only::AgentOS => os_load.merge(os_target.load(share, concurrency, deadline, None).await),
+                    _ => bare_load.merge(bare_target.load(share, concurrency, deadline, None).await),
                 }
             }
         }

@@ -68,8 +68,8 @@ fn agent(db: Arc<dyn Db>, eval: AgentAsJudgeEval) -> Agent {
     Agent::builder().id("judged-agent").name("Judged Agent").db(db).post_hook(eval).build().unwrap()
 }
 
-fn only_eval_run(db: &dyn Db) -> EvalRun {
-    let mut stored = db.get_eval_runs(&EvalRunQuery::default()).unwrap();
+async fn only_eval_run(db: &dyn Db) -> EvalRun {
+    let mut stored = db.get_eval_runs(&EvalRunQuery::default()).await.unwrap();
     assert_eq!(stored.len(), 1, "{stored:#?}");
     stored.remove(0)
 }
@@ -89,7 +89,7 @@ async fn binary_pass_with_the_offline_judge_is_stored_in_sqlite() {
     let out = agent(Arc::clone(&db), eval).run("Hello, how are you?").await.unwrap();
     assert_eq!(out.status, RunStatus::Completed);
 
-    let row = only_eval_run(&*db);
+    let row = only_eval_run(&*db).await;
     assert_eq!(row.eval_type, "agent_as_judge");
     assert_eq!(row.name.as_deref(), Some("Response Quality Check"));
     assert_eq!(row.agent_id.as_deref(), Some("judged-agent"));
@@ -133,7 +133,7 @@ async fn numeric_below_threshold_calls_on_fail() {
     assert_eq!(failed[0].reason, "Too terse to be helpful");
     assert_eq!(failed[0].run_id, out.run_id);
 
-    let row = only_eval_run(&*db);
+    let row = only_eval_run(&*db).await;
     assert_eq!(row.run_id, failed[0].eval_run_id);
     assert_eq!(row.eval_data["passed"], false);
     assert_eq!(row.eval_data["score"], 4);
@@ -164,7 +164,7 @@ async fn numeric_at_threshold_passes() {
         .unwrap();
     agent(db.clone(), eval).run("hi").await.unwrap();
     assert!(failures.all().is_empty());
-    assert_eq!(only_eval_run(&*db).eval_data["passed"], true);
+    assert_eq!(only_eval_run(&*db).await.eval_data["passed"], true);
 }
 
 #[tokio::test]
@@ -184,7 +184,7 @@ async fn malformed_judge_answer_is_a_failed_evaluation_with_the_reason() {
     assert!(!failed[0].passed);
     assert!(failed[0].reason.starts_with("The judge's answer is not a valid verdict"), "{}", failed[0].reason);
     assert!(failed[0].reason.contains("Looks fine to me!"), "the answer is quoted: {}", failed[0].reason);
-    let row = only_eval_run(&*db);
+    let row = only_eval_run(&*db).await;
     assert_eq!(row.eval_data["passed"], false);
     assert_eq!(row.eval_data["reason"], failed[0].reason.as_str());
 }
@@ -201,7 +201,7 @@ async fn a_failing_judge_stores_nothing_and_the_run_completes() {
         .unwrap();
     let out = agent(db.clone(), eval).run("hi").await.unwrap();
     assert_eq!(out.status, RunStatus::Completed);
-    assert!(db.get_eval_runs(&EvalRunQuery::default()).unwrap().is_empty());
+    assert!(db.get_eval_runs(&EvalRunQuery::default()).await.unwrap().is_empty());
     assert!(failures.all().is_empty());
 }
 
@@ -233,7 +233,7 @@ async fn background_mode_runs_after_the_run_through_the_scheduler() {
     let scheduler = Arc::new(Collect::default());
     let out = agent.run("Hello").background(BackgroundMode::per_hook(scheduler.clone() as Arc<_>)).await.unwrap();
     assert_eq!(out.status, RunStatus::Completed);
-    assert!(db.get_eval_runs(&EvalRunQuery::default()).unwrap().is_empty(), "nothing ran before the scheduler");
+    assert!(db.get_eval_runs(&EvalRunQuery::default()).await.unwrap().is_empty(), "nothing ran before the scheduler");
 
     let jobs = scheduler.take();
     assert_eq!(jobs.len(), 1);
@@ -241,7 +241,7 @@ async fn background_mode_runs_after_the_run_through_the_scheduler() {
     for job in jobs {
         job.run().await.unwrap();
     }
-    let row = only_eval_run(&*db);
+    let row = only_eval_run(&*db).await;
     assert_eq!(row.eval_data["passed"], true);
     // The background copy is of the finished run.
     assert_eq!(row.eval_data["output"], "You said: \"Hello\"");
@@ -249,7 +249,7 @@ async fn background_mode_runs_after_the_run_through_the_scheduler() {
 
     // Without a scheduler (outside AgentOS) it runs inline.
     agent.run("Again").await.unwrap();
-    assert_eq!(db.get_eval_runs(&EvalRunQuery::default()).unwrap().len(), 2);
+    assert_eq!(db.get_eval_runs(&EvalRunQuery::default()).await.unwrap().len(), 2);
 }
 
 #[tokio::test]
@@ -262,7 +262,7 @@ async fn as_a_pre_hook_it_fails_and_the_run_goes_on() {
     let out = agent.run("hi").await.unwrap();
     assert_eq!(out.status, RunStatus::Completed);
     assert_eq!(out.content.as_deref(), Some("You said: \"hi\""));
-    assert!(db.get_eval_runs(&EvalRunQuery::default()).unwrap().is_empty());
+    assert!(db.get_eval_runs(&EvalRunQuery::default()).await.unwrap().is_empty());
     // This run's lines: the run span names the agent.
     let logged = logs.text();
     let ours: Vec<&str> = logged.lines().filter(|l| l.contains("eval-as-pre-hook")).collect();
@@ -320,6 +320,6 @@ async fn its_own_db_wins_over_the_agents() {
     let eval =
         AgentAsJudgeEval::builder().criteria("x").model(OfflineModel::new()).db(eval_db.clone()).build().unwrap();
     agent(agent_db.clone(), eval).run("hi").await.unwrap();
-    assert!(agent_db.get_eval_runs(&EvalRunQuery::default()).unwrap().is_empty());
-    assert_eq!(eval_db.get_eval_runs(&EvalRunQuery::default()).unwrap().len(), 1);
+    assert!(agent_db.get_eval_runs(&EvalRunQuery::default()).await.unwrap().is_empty());
+    assert_eq!(eval_db.get_eval_runs(&EvalRunQuery::default()).await.unwrap().len(), 1);
 }

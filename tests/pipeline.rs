@@ -91,7 +91,7 @@ async fn input_check_error_stops_the_run_and_is_stored() {
     assert_eq!(out.content.as_deref(), Some("blocked by guard"));
     assert!(out.messages.is_none(), "the model was never called");
     assert_eq!(log.entries(), ["guard"], "later hooks do not run");
-    let stored = db.get_run(&out.run_id).unwrap().expect("ERROR runs are stored");
+    let stored = db.get_run(&out.run_id).await.unwrap().expect("ERROR runs are stored");
     assert_eq!(stored.status, RunStatus::Error);
     assert_eq!(stored, out);
 }
@@ -245,7 +245,7 @@ async fn stored_events_skip_run_content() {
     let db = Arc::new(InMemoryDb::new());
     let agent = Agent::builder().db(Arc::clone(&db)).store_events(true).build().unwrap();
     let (events, out) = drain(agent.run("a b c").stream()).await;
-    let stored = db.get_run(&out.run_id).unwrap().unwrap();
+    let stored = db.get_run(&out.run_id).await.unwrap().unwrap();
     let stored_events = stored.events.expect("events are stored");
     let expected: Vec<&RunEvent> = events.iter().filter(|e| e.name() != "RunContent").collect();
     assert_eq!(stored_events.iter().collect::<Vec<_>>(), expected);
@@ -309,7 +309,7 @@ async fn per_hook_background_hands_copies_to_the_scheduler() {
         "copies are taken when the run has finished: masked input, final status"
     );
     assert_eq!(out.content.as_deref(), Some("You said: \"masked\""), "the copy's change did not reach the run");
-    let stored = db.get_run(&out.run_id).unwrap().unwrap();
+    let stored = db.get_run(&out.run_id).await.unwrap().unwrap();
     assert_eq!(stored.content.as_deref(), Some("You said: \"masked\""));
 }
 
@@ -378,18 +378,37 @@ async fn sessions_carry_runs_state_and_owner() {
             agno::hooks::HookCall::Done(Ok(()))
         }
     }
-    let agent = Agent::builder().db(Arc::clone(&db)).pre_hook(SeesSession(log.clone())).build().unwrap();
-    let first = agent.run("one").session_id("s").user_id("u1").await.unwrap();
-    let second = agent.run("two").session_id("s").user_id("u1").await.unwrap();
-    assert_eq!(log.entries(), ["0 earlier runs, user Some(\"u1\")", "1 earlier runs, user Some(\"u1\")"]);
-    let session = db.get_session("s").unwrap().unwrap();
+    // With history on, `session.runs` is the window: the last two runs, never more.
+    let agent = Agent::builder()
+        .db(Arc::clone(&db))
+        .add_history_to_context(true)
+        .num_history_runs(2)
+        .pre_hook(SeesSession(log.clone()))
+        .build()
+        .unwrap();
+    let mut ids = Vec::new();
+    for text in ["one", "two", "three"] {
+        ids.push(agent.run(text).session_id("s").user_id("u1").await.unwrap().run_id);
+    }
+    let u1 = "user Some(\"u1\")";
+    assert_eq!(
+        log.entries(),
+        [format!("0 earlier runs, {u1}"), format!("1 earlier runs, {u1}"), format!("2 earlier runs, {u1}")]
+    );
+    let session = db.get_session_with_runs("s", &agno::db::RunQuery::all()).await.unwrap().unwrap();
     assert_eq!(session.user_id.as_deref(), Some("u1"));
     assert_eq!(session.agent_id.as_deref(), Some(agent.id()));
-    let ids: Vec<&str> = session.runs.iter().map(|r| r.run_id.as_str()).collect();
-    assert_eq!(ids, [first.run_id.as_str(), second.run_id.as_str()]);
-    let err = agent.run("three").session_id("s").user_id("intruder").await.unwrap_err();
+    let stored: Vec<&str> = session.runs.iter().map(|r| r.run_id.as_str()).collect();
+    assert_eq!(stored, ids);
+    let err = agent.run("four").session_id("s").user_id("intruder").await.unwrap_err();
     assert!(matches!(err, agno::Error::SessionOwnership { .. }), "{err}");
-    assert_eq!(db.get_runs("s").unwrap().len(), 2);
+    assert_eq!(db.get_runs("s", &agno::db::RunQuery::all()).await.unwrap().len(), 3);
+
+    // Without history, nothing of the past is read: the session row only.
+    let log = Log::default();
+    let plain = Agent::builder().db(Arc::clone(&db)).pre_hook(SeesSession(log.clone())).build().unwrap();
+    plain.run("five").session_id("s").user_id("u1").await.unwrap();
+    assert_eq!(log.entries(), [format!("0 earlier runs, {u1}")]);
 }
 
 #[tokio::test]
@@ -450,7 +469,7 @@ async fn a_model_failure_is_an_error_run_not_an_err() {
     assert_eq!(out.status, RunStatus::Error);
     assert_eq!(out.content.as_deref(), Some("provider unavailable"));
     assert!(log.entries().is_empty(), "post-hooks do not run after a failed model call");
-    assert!(db.get_run(&out.run_id).unwrap().is_some());
+    assert!(db.get_run(&out.run_id).await.unwrap().is_some());
     let (events, _) = drain(agent.run("hi").stream()).await;
     assert!(matches!(&events.last().unwrap().kind,
         RunEventKind::RunError { error_type, .. } if error_type == "model_error"));

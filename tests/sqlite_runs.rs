@@ -27,17 +27,19 @@ async fn a_run_round_trips_through_sqlite() {
 
     // A separate connection sees exactly what the runs returned.
     let reader = SqliteDb::new(&path).unwrap();
-    let session = reader.get_session("s1").unwrap().expect("session stored");
+    let session =
+        reader.get_session_with_runs("s1", &agno::db::RunQuery::all()).await.unwrap().expect("session stored");
     assert_eq!(session.user_id.as_deref(), Some("u1"));
     assert_eq!(session.agent_id.as_deref(), Some("store-agent"));
     assert_eq!(session.agent_data.as_ref().unwrap()["model"]["id"], "offline");
     assert_eq!(session.runs, vec![first.clone(), second.clone()]);
     assert!(second.events.as_ref().is_some_and(|e| e.iter().all(|e| e.name() != "RunContent")));
-    assert_eq!(reader.get_run(&first.run_id).unwrap().unwrap(), first);
-    let listed = reader.list_sessions(&SessionQuery { user_id: Some("u1".into()), ..Default::default() }).unwrap();
-    assert_eq!(listed.len(), 1);
-    assert!(reader.delete_session("s1").unwrap());
-    assert!(reader.get_run(&first.run_id).unwrap().is_none());
+    assert_eq!(reader.get_run(&first.run_id).await.unwrap().unwrap(), first);
+    let listed =
+        reader.list_sessions(&SessionQuery { user_id: Some("u1".into()), ..Default::default() }).await.unwrap();
+    assert_eq!((listed.sessions.len(), listed.total), (1, 1));
+    assert!(reader.delete_session("s1").await.unwrap());
+    assert!(reader.get_run(&first.run_id).await.unwrap().is_none());
 }
 
 async fn run_many(agent: Agent, from: usize, to: usize) -> Vec<RunOutput> {
@@ -72,7 +74,11 @@ async fn two_hundred_concurrent_runs_on_one_file_lose_nothing() {
     let mut stored_ids = HashSet::new();
     let mut per_session = BTreeMap::new();
     for s in 0..10 {
-        let session = reader.get_session(&format!("session-{s}")).unwrap().expect("session");
+        let session = reader
+            .get_session_with_runs(&format!("session-{s}"), &agno::db::RunQuery::all())
+            .await
+            .unwrap()
+            .expect("session");
         per_session.insert(s, session.runs.len());
         for run in session.runs {
             assert_eq!(run.session_id, format!("session-{s}"));
@@ -84,7 +90,7 @@ async fn two_hundred_concurrent_runs_on_one_file_lose_nothing() {
     let returned: HashSet<String> = outputs.iter().map(|o| o.run_id.clone()).collect();
     assert_eq!(stored_ids, returned);
     for out in &outputs {
-        let stored = reader.get_run(&out.run_id).unwrap().expect("every run is stored");
+        let stored = reader.get_run(&out.run_id).await.unwrap().expect("every run is stored");
         assert_eq!(&stored, out);
     }
 }

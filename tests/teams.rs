@@ -94,7 +94,7 @@ async fn a_three_level_team_runs_every_hook_with_its_own_object_and_stores_child
     assert!(out.metrics.total_tokens.unwrap() > out.member_responses[0].metrics.total_tokens.unwrap());
 
     // Every run is in the team's session, children with their parent's run id.
-    let session = db.get_session("s1").unwrap().unwrap();
+    let session = db.get_session_with_runs("s1", &agno::db::RunQuery::all()).await.unwrap().unwrap();
     assert_eq!(session.session_type, agno::session::SessionType::Team);
     assert_eq!(session.team_id.as_deref(), Some("outer"));
     let stored: Vec<(String, Option<String>)> =
@@ -244,7 +244,7 @@ async fn a_workflow_runs_its_steps_in_order_over_the_previous_output() {
             format!("wf_post status=RUNNING content={} chars workflow=pipeline", second.len()),
         ]
     );
-    let session = db.get_session("w1").unwrap().unwrap();
+    let session = db.get_session_with_runs("w1", &agno::db::RunQuery::all()).await.unwrap().unwrap();
     assert_eq!(session.session_type, agno::session::SessionType::Workflow);
     let kinds: Vec<&str> = session.runs.iter().map(|r| r.runner().0.as_str()).collect();
     assert_eq!(kinds, ["agent", "agent", "team", "workflow"]);
@@ -366,7 +366,7 @@ async fn a_session_is_never_taken_over_by_another_kind_of_runner() {
     let err = team.run("hi").session_id("shared").await.unwrap_err();
     assert!(matches!(err, agno::Error::SessionKind { found: "agent", wanted: "team", .. }), "{err}");
     assert_eq!(err.to_string(), "session `shared` belongs to agent runs; a team run cannot continue it");
-    let session = db.get_session("shared").unwrap().unwrap();
+    let session = db.get_session_with_runs("shared", &agno::db::RunQuery::all()).await.unwrap().unwrap();
     assert_eq!((session.session_type, session.agent_id.as_deref()), (agno::session::SessionType::Agent, Some("solo")));
     assert_eq!(session.runs.len(), 1, "nothing was written");
 }

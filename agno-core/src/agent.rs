@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::hooks::SharedHook;
 use crate::models::{Model, OfflineModel};
-use crate::run::runner::{Base, RunnerKind, Settings, base_accessors, settings_methods};
+use crate::run::runner::{Base, RunnerKind, Settings, base_accessors, history_methods, settings_methods};
 use crate::run::{RunBuilder, RunInput, Runner};
 
 /// The line agno adds to the system message when `markdown` is on.
@@ -99,6 +99,7 @@ pub struct AgentBuilder {
 
 impl AgentBuilder {
     settings_methods!("agent");
+    history_methods!();
 
     /// Sets the model (default: [`OfflineModel`]).
     pub fn model(mut self, model: impl Model) -> Self {

@@ -38,7 +38,13 @@ impl SessionType {
     }
 }
 
-/// One conversation: handed to hooks as `session` (its earlier runs, not yet the current one).
+/// One conversation: handed to hooks as `session`.
+///
+/// In a run, `runs` is the chat-history window and nothing more: with
+/// `add_history_to_context(true)`, the last `num_history_runs` runs of this runner that answered
+/// (oldest first, not the current one); without history, empty. A run never reads a session's
+/// whole past, so its cost does not grow with the session; a hook that needs more asks the
+/// runner's `db()` ([`Db::get_runs`](crate::db::Db::get_runs)).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {
     /// The session's id.
@@ -72,7 +78,9 @@ pub struct Session {
     /// Caller metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
-    /// The session's runs, oldest first (filled when read from storage).
+    /// Runs of the session, oldest first: those the read asked for
+    /// ([`Db::get_session_with_runs`](crate::db::Db::get_session_with_runs)); in a run, its history
+    /// window.
     #[serde(default)]
     pub runs: Vec<RunOutput>,
     /// Unix seconds.
@@ -108,7 +116,7 @@ impl Session {
         self.session_data.as_ref()?.get("session_state")?.as_object()
     }
 
-    /// A run of this session by id.
+    /// A run of `runs` by id.
     pub fn get_run(&self, run_id: &str) -> Option<&RunOutput> {
         self.runs.iter().find(|r| r.run_id == run_id)
     }

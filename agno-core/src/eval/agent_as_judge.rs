@@ -379,7 +379,7 @@ impl AgentAsJudgeEval {
         match self.inner.db.as_ref().or(runner.db()) {
             Some(db) => {
                 let row = evaluation.to_eval_run(runner.name(), &self.inner.additional_guidelines);
-                db.save_eval_run(&row).map_err(|e| HookError::Failed(Box::new(e)))?;
+                db.save_eval_run(&row).await.map_err(|e| HookError::Failed(Box::new(e)))?;
             }
             None => tracing::warn!(eval = self.label(), "no database: the evaluation is not stored"),
         }

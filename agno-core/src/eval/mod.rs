@@ -21,7 +21,7 @@
 //!     .unwrap();
 //! let agent = Agent::builder().db(db.clone()).post_hook(eval).build().unwrap();
 //! agent.run("Hello").await.unwrap();
-//! let stored = db.get_eval_runs(&EvalRunQuery::default()).unwrap();
+//! let stored = db.get_eval_runs(&EvalRunQuery::default()).await.unwrap();
 //! assert_eq!(stored[0].eval_type, "agent_as_judge");
 //! assert_eq!(stored[0].eval_data["passed"], true);
 //! # });

@@ -106,7 +106,7 @@ pub struct MessageMetrics {
 /// One message of a conversation with the model, laid out as agno stores it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
-    /// A UUID v4.
+    /// A UUID (v7, see [`crate::ids`]).
     pub id: String,
     /// The text.
     #[serde(default, skip_serializing_if = "Option::is_none")]

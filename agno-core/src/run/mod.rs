@@ -127,6 +127,13 @@ impl RunStatus {
             Self::Error => "ERROR",
         }
     }
+
+    /// A wire value back (`"COMPLETED"`, any case), or `None`.
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Pending, Self::Running, Self::Completed, Self::Paused, Self::Cancelled, Self::Error]
+            .into_iter()
+            .find(|status| status.as_str().eq_ignore_ascii_case(value))
+    }
 }
 
 impl fmt::Display for RunStatus {
@@ -205,7 +212,7 @@ pub struct RunContext {
 /// The output of a run: what the caller gets back and what is stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunOutput {
-    /// The run's id (a UUID v4).
+    /// The run's id (a UUID v7, see [`crate::ids`]).
     pub run_id: String,
     /// The agent that ran (empty, and not serialised, for team and workflow runs).
     #[serde(default, skip_serializing_if = "String::is_empty")]

@@ -1,15 +1,16 @@
 //! Where a run starts and ends: [`RunBuilder`] collects the options, `execute` runs the steps.
 //!
 //! The same steps run an agent, a team or a workflow ([`Runner`]), in order:
-//! 1. load the session (or start one), build the [`RunContext`], emit `RunStarted`;
+//! 1. load the session row and, with chat history on, its last runs of this runner (or start a
+//!    new session without reading anything), build the [`RunContext`], emit `RunStarted`;
 //! 2. the pre-hooks, in list order, on `&mut RunInput` (`run_hooks`);
 //! 3. the answer (`respond`): an agent calls its model (streamed when the caller streams)
 //!    (`call_model`); a team runs its members and its leader ([`crate::team`]); a workflow runs
 //!    its steps ([`crate::workflow`]). Members and steps are child runs (`Children`) that go
 //!    through these same steps, in the parent's session;
 //! 4. the post-hooks, in list order, on `&mut RunOutput`;
-//! 5. the final status, `RunCompleted` or `RunError`, and the store ([`Db::save_run`]): the child
-//!    runs first, then this one;
+//! 5. the final status, `RunCompleted` or `RunError`, and the store ([`Db::save_runs`]): the
+//!    child runs first, then this one, awaited (the backend commits off the runtime threads);
 //! 6. the background hooks handed, with their copies, to the scheduler (if there is one), in the
 //!    order they would have run inline: this run's pre-hooks, its children's hooks, its
 //!    post-hooks.
@@ -31,7 +32,7 @@ use super::{
     RunContext, RunEvent, RunEventKind, RunInput, RunMetrics, RunOutput, RunStatus, Runner, RunnerKind, now_unix,
 };
 use crate::checks::{InputCheckError, OutputCheckError};
-use crate::db::{Db, may_write};
+use crate::db::{Db, RunQuery, may_write};
 use crate::error::{Error, Result};
 use crate::hooks::background::RunSnapshot;
 use crate::hooks::{
@@ -80,6 +81,7 @@ pub struct RunBuilder {
     input: RunInput,
     run_id: Option<String>,
     session_id: Option<String>,
+    new_session: bool,
     user_id: Option<String>,
     metadata: Option<Map<String, Value>>,
     session_state: Option<Map<String, Value>>,
@@ -95,6 +97,8 @@ struct Parent {
     run_id: String,
     session: Arc<Session>,
     depth: u32,
+    /// Where the top-level run stores (and its children read their history).
+    db: Option<Arc<dyn Db>>,
 }
 
 impl RunBuilder {
@@ -104,6 +108,7 @@ impl RunBuilder {
             input,
             run_id: None,
             session_id: None,
+            new_session: false,
             user_id: None,
             metadata: None,
             session_state: None,
@@ -118,6 +123,15 @@ impl RunBuilder {
     /// Continues this session (default: a new one; an empty id also means new).
     pub fn session_id(mut self, session_id: impl Into<String>) -> Self {
         self.session_id = Some(session_id.into());
+        self.new_session = false;
+        self
+    }
+
+    /// Starts a new session under `session_id`, an id just made for it: nothing is read from
+    /// storage (a server that makes the id for a request without one saves that read).
+    pub fn new_session_id(mut self, session_id: impl Into<String>) -> Self {
+        self.session_id = Some(session_id.into());
+        self.new_session = true;
         self
     }
 
@@ -377,19 +391,21 @@ async fn run_hooks(
     Ok(())
 }
 
-/// Sends `user_text` (after the system message, if any) to `model` and fills content, messages
-/// and token counts.
+/// Sends `user_text` to `model`, after the system message (if any) and the chat history, and
+/// fills content, messages and token counts.
 pub(crate) async fn call_model(
     model: &dyn Model,
     system_message: Option<&str>,
+    history: Vec<Message>,
     user_text: String,
     output: &mut RunOutput,
     emitter: &mut Emitter,
 ) -> Result<(), ModelError> {
-    let mut messages = Vec::with_capacity(3);
+    let mut messages = Vec::with_capacity(history.len() + 3);
     if let Some(system) = system_message {
         messages.push(Message::new(Role::System, system));
     }
+    messages.extend(history);
     messages.push(Message::new(Role::User, user_text));
     let request = ModelRequest { messages };
     emitter.emit(|| RunEventKind::ModelRequestStarted {
@@ -436,10 +452,44 @@ pub(crate) async fn call_model(
     Ok(())
 }
 
-/// The stored session, or a new one for this runner and user.
-fn load_session(runner: &Runner, session_id: &str, user_id: Option<&str>) -> Result<Session> {
+/// The chat history made of earlier runs, oldest first: for each, what the user sent (its input)
+/// and what it answered (its content), marked `from_history`.
+fn history_messages(runs: &[RunOutput]) -> Vec<Message> {
+    let mut messages = Vec::with_capacity(2 * runs.len());
+    for run in runs {
+        let input = run.input.as_ref().map(RunInput::input_content_string).unwrap_or_default();
+        messages.push(Message { from_history: true, ..Message::new(Role::User, input) });
+        if let Some(content) = &run.content {
+            messages.push(Message { from_history: true, ..Message::new(Role::Assistant, content.clone()) });
+        }
+    }
+    messages
+}
+
+/// The chat history of a run of `runner` (empty with history off). A top-level run has it in
+/// its session (read with the session); a team member or workflow step reads its own last runs
+/// in the parent's session, since those are child runs the parent's window does not hold.
+async fn history(runner: &Runner, session: &Session, parent: Option<&Parent>) -> Result<Vec<Message>> {
+    let Some(n) = runner.base().history_runs else { return Ok(Vec::new()) };
+    match parent {
+        None => Ok(history_messages(&session.runs)),
+        Some(Parent { db: Some(db), .. }) => {
+            let query = RunQuery { top_level: false, ..RunQuery::history(runner.id(), n) };
+            Ok(history_messages(&db.get_runs(&session.session_id, &query).await?))
+        }
+        Some(Parent { db: None, .. }) => Ok(Vec::new()),
+    }
+}
+
+/// The stored session, with its history window when chat history is on, or a new one for this
+/// runner and user. A session known to be new is not looked up.
+async fn load_session(runner: &Runner, session_id: &str, user_id: Option<&str>, new: bool) -> Result<Session> {
     let stored = match runner.db() {
-        Some(db) => db.get_session(session_id)?,
+        Some(_) if new => None,
+        Some(db) => match runner.base().history_runs {
+            Some(n) => db.get_session_with_runs(session_id, &RunQuery::history(runner.id(), n)).await?,
+            None => db.get_session(session_id).await?,
+        },
         None => None,
     };
     match stored {
@@ -516,6 +566,7 @@ struct Handover {
 pub(crate) struct Children<'a> {
     run_context: &'a RunContext,
     session: &'a Arc<Session>,
+    db: Option<&'a Arc<dyn Db>>,
     depth: u32,
     debug_mode: bool,
     store_events: bool,
@@ -535,6 +586,7 @@ impl Children<'_> {
             input,
             run_id: None,
             session_id: Some(self.run_context.session_id.clone()),
+            new_session: false,
             user_id: self.run_context.user_id.clone(),
             metadata: self.run_context.metadata.as_ref().and_then(Value::as_object).cloned(),
             session_state: Some(self.run_context.session_state.clone()),
@@ -546,6 +598,7 @@ impl Children<'_> {
                 run_id: self.run_context.run_id.clone(),
                 session: Arc::clone(self.session),
                 depth: self.depth + 1,
+                db: self.db.cloned(),
             }),
         };
         let mut handover = Handover::default();
@@ -594,6 +647,7 @@ fn run_boxed<'a>(
 /// Step 3: the answer of an agent, a team or a workflow.
 async fn respond(
     runner: &Runner,
+    history: Vec<Message>,
     output: &mut RunOutput,
     emitter: &mut Emitter,
     children: &mut Children<'_>,
@@ -601,10 +655,10 @@ async fn respond(
     match runner {
         Runner::Agent(agent) => {
             let text = output.input.as_ref().map(RunInput::input_content_string).unwrap_or_default();
-            call_model(agent.model(), agent.system_message(), text, output, emitter).await.map_err(Stop::Model)
+            call_model(agent.model(), agent.system_message(), history, text, output, emitter).await.map_err(Stop::Model)
         }
         // Boxed, so that an agent run's future stays as small as if teams did not exist.
-        Runner::Team(team) => Box::pin(crate::team::respond(team, output, emitter, children)).await,
+        Runner::Team(team) => Box::pin(crate::team::respond(team, history, output, emitter, children)).await,
         Runner::Workflow(workflow) => Box::pin(crate::workflow::respond(workflow, output, emitter, children)).await,
     }
 }
@@ -617,6 +671,7 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
         input,
         run_id,
         session_id,
+        new_session,
         user_id,
         metadata,
         session_state,
@@ -629,10 +684,13 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
     let common: &Base = runner.base();
     let run_id = run_id.unwrap_or_else(crate::ids::new_id);
     tracing::Span::current().record("run_id", run_id.as_str());
-    let session_id = session_id.filter(|s| !s.is_empty()).unwrap_or_else(crate::ids::new_id);
+    let (session_id, new_session) = match session_id.filter(|s| !s.is_empty()) {
+        Some(id) => (id, new_session),
+        None => (crate::ids::new_id(), true),
+    };
     let session = match &parent {
         Some(parent) => Arc::clone(&parent.session),
-        None => Arc::new(load_session(&runner, &session_id, user_id.as_deref())?),
+        None => Arc::new(load_session(&runner, &session_id, user_id.as_deref(), new_session).await?),
     };
     let session_state = session_state.or_else(|| session.session_state().cloned()).unwrap_or_default();
     let metadata = metadata.map(Value::Object);
@@ -710,9 +768,15 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
         Tasks::new(backend, run_context.session_id.as_str())
     });
     let mut background = Vec::new();
+    let store = match &parent {
+        Some(parent) => parent.db.clone(),
+        None => common.db.clone(),
+    };
+    let history = history(&runner, &session, parent.as_ref()).await?;
     let mut children = Children {
         run_context: &run_context,
         session: &session,
+        db: store.as_ref(),
         depth,
         debug_mode,
         store_events,
@@ -736,7 +800,7 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
     output.input = Some(input);
     let outcome = match pre {
         Err(stop) => Err(stop),
-        Ok(()) => match respond(&runner, &mut output, phase.emitter, &mut children).await {
+        Ok(()) => match respond(&runner, history, &mut output, phase.emitter, &mut children).await {
             Err(stop) => Err(stop),
             Ok(()) => run_hooks(HookStage::Post, &common.post_hooks, &mut phase, None, Some(&mut output)).await,
         },
@@ -815,7 +879,7 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
                 tree(child, &mut runs);
             }
             tree(&output, &mut runs);
-            db.save_runs(row, &runs)
+            db.save_runs(row, &runs).await
         }
         None => Ok(()),
     };

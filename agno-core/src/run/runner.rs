@@ -81,7 +81,13 @@ pub(crate) struct Settings {
     pub(crate) debug_mode: bool,
     pub(crate) store_events: bool,
     pub(crate) tasks_backend: Option<Arc<dyn TaskBackend>>,
+    pub(crate) add_history_to_context: bool,
+    pub(crate) num_history_runs: Option<usize>,
 }
+
+/// How many earlier runs go to the model when chat history is on and no count is given (agno's
+/// default).
+pub const DEFAULT_HISTORY_RUNS: usize = 3;
 
 /// The settings every runner has, checked: what the pipeline reads of any runner.
 #[derive(Clone)]
@@ -96,6 +102,8 @@ pub(crate) struct Base {
     pub(crate) tasks_backend: Option<Arc<dyn TaskBackend>>,
     /// Whether a hook takes `tasks`.
     pub(crate) needs_tasks: bool,
+    /// With chat history on, how many earlier runs of the session go to the model.
+    pub(crate) history_runs: Option<usize>,
 }
 
 impl Settings {
@@ -122,6 +130,7 @@ impl Settings {
             store_events: self.store_events,
             tasks_backend: self.tasks_backend,
             needs_tasks,
+            history_runs: self.add_history_to_context.then(|| self.num_history_runs.unwrap_or(DEFAULT_HISTORY_RUNS)),
         }
     }
 }
@@ -194,6 +203,28 @@ macro_rules! settings_methods {
 }
 pub(crate) use settings_methods;
 
+/// agno's chat-history settings, for `AgentBuilder` and `TeamBuilder` (the runners that call a
+/// model with the conversation).
+macro_rules! history_methods {
+    () => {
+        /// Sends the user and assistant messages of the session's last runs to the model, before
+        /// the new message, marked `from_history` (default: off, as in agno). Runs that ended in
+        /// `ERROR`, were cancelled or paused are left out.
+        pub fn add_history_to_context(mut self, add: bool) -> Self {
+            self.settings.add_history_to_context = add;
+            self
+        }
+
+        /// How many earlier runs history holds (default: 3). Only with
+        /// [`add_history_to_context`](Self::add_history_to_context).
+        pub fn num_history_runs(mut self, runs: usize) -> Self {
+            self.settings.num_history_runs = Some(runs);
+            self
+        }
+    };
+}
+pub(crate) use history_methods;
+
 /// The read accessors of the settings every runner has, written once for `Agent`, `Team` and
 /// `Workflow` (each keeps them in `inner.base`).
 macro_rules! base_accessors {
@@ -243,6 +274,16 @@ macro_rules! base_accessors {
             let mut inner = (*self.inner).clone();
             inner.base.db = Some(db);
             Self { inner: ::std::sync::Arc::new(inner) }
+        }
+
+        /// Whether earlier runs of the session go to the model.
+        pub fn add_history_to_context(&self) -> bool {
+            self.inner.base.history_runs.is_some()
+        }
+
+        /// How many earlier runs go to the model (`None` with history off).
+        pub fn num_history_runs(&self) -> Option<usize> {
+            self.inner.base.history_runs
         }
 
         pub(crate) fn base(&self) -> &$crate::run::runner::Base {

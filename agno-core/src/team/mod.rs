@@ -19,7 +19,7 @@ use crate::agent::{Agent, system_message};
 use crate::error::{Error, Result};
 use crate::models::{Message, Model, ModelError, ModelRequest, OfflineModel, Role};
 use crate::run::pipeline::{Children, Emitter, Stop, call_model};
-use crate::run::runner::{Base, RunnerKind, Settings, base_accessors, settings_methods};
+use crate::run::runner::{Base, RunnerKind, Settings, base_accessors, history_methods, settings_methods};
 use crate::run::{RunBuilder, RunEventKind, RunInput, RunMetrics, RunOutput, Runner};
 
 /// How a team answers.
@@ -206,6 +206,7 @@ pub struct TeamBuilder {
 
 impl TeamBuilder {
     settings_methods!("team");
+    history_methods!();
 
     /// The leader's model (default: [`OfflineModel`]).
     pub fn model(mut self, model: impl Model) -> Self {
@@ -268,6 +269,7 @@ impl TeamBuilder {
 /// The pipeline's step 3 for a team: run the members, then the leader.
 pub(crate) async fn respond(
     team: &Team,
+    history: Vec<Message>,
     output: &mut RunOutput,
     emitter: &mut Emitter,
     children: &mut Children<'_>,
@@ -276,7 +278,7 @@ pub(crate) async fn respond(
     let text = input.input_content_string();
     match team.mode() {
         TeamMode::Route => {
-            let chosen = choose_member(team, &text, &mut output.metrics).await?;
+            let chosen = choose_member(team, history, &text, &mut output.metrics).await?;
             let (answer, stop) = children.run(chosen.runner(), input).await.map_err(internal)?;
             output.metrics.add_tokens(&answer.metrics);
             // The member's content has streamed already (as its own events): the team only
@@ -295,7 +297,9 @@ pub(crate) async fn respond(
                 }
             }
             let prompt = combine_prompt(&text, &output.member_responses);
-            call_model(team.model(), team.system_message(), prompt, output, emitter).await.map_err(Stop::Model)?;
+            call_model(team.model(), team.system_message(), history, prompt, output, emitter)
+                .await
+                .map_err(Stop::Model)?;
             for member in &output.member_responses {
                 output.metrics.add_tokens(&member.metrics);
             }
@@ -339,8 +343,14 @@ fn mentioned(members: &[Member], text: &str) -> Option<usize> {
         .map(|(_, i)| i)
 }
 
-/// Route mode: the member that answers (see [`TeamMode::Route`]).
-async fn choose_member(team: &Team, text: &str, metrics: &mut RunMetrics) -> Result<Member, Stop> {
+/// Route mode: the member that answers (see [`TeamMode::Route`]): one `text` names, else the one
+/// the model picks (with the chat history before the request), else the first.
+async fn choose_member(
+    team: &Team,
+    history: Vec<Message>,
+    text: &str,
+    metrics: &mut RunMetrics,
+) -> Result<Member, Stop> {
     let members = team.members();
     if let Some(i) = mentioned(members, text) {
         return Ok(members[i].clone());
@@ -364,7 +374,11 @@ async fn choose_member(team: &Team, text: &str, metrics: &mut RunMetrics) -> Res
         system.push_str("\n\n");
         system.push_str(own);
     }
-    let request = ModelRequest { messages: vec![Message::new(Role::System, system), Message::new(Role::User, text)] };
+    let mut messages = Vec::with_capacity(history.len() + 2);
+    messages.push(Message::new(Role::System, system));
+    messages.extend(history);
+    messages.push(Message::new(Role::User, text));
+    let request = ModelRequest { messages };
     let reply = model.invoke(&request).await.map_err(Stop::Model)?;
     metrics.set_usage(reply.usage);
     let i = members

@@ -121,7 +121,7 @@ pub(crate) async fn list(
     }
     let db = db(&state)?;
     check_db_id(db, query.db_id.as_deref())?;
-    let mut all = db.get_eval_runs(&EvalRunQuery { agent_id: query.agent_id, eval_type: None, limit: None })?;
+    let mut all = db.get_eval_runs(&EvalRunQuery { agent_id: query.agent_id, eval_type: None, limit: None }).await?;
     let same = |wanted: &Option<String>, found: &Option<String>| wanted.is_none() || wanted == found;
     all.retain(|run| {
         same(&query.team_id, &run.team_id)
@@ -162,7 +162,8 @@ pub(crate) async fn get(
 ) -> Result<Json<Value>, ApiError> {
     let db = db(&state)?;
     check_db_id(db, query.db_id.as_deref())?;
-    db.get_eval_run(&eval_run_id)?
+    db.get_eval_run(&eval_run_id)
+        .await?
         .map(|r| Json(eval_json(&r)))
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("Eval run with id '{eval_run_id}' not found")))
 }

@@ -104,8 +104,12 @@ impl futures_core::Stream for Frames {
     }
 }
 
+/// The run a form asks for; a form without a `session_id` starts a session under the id made
+/// for it, which nothing needs to be read for.
 fn prepared(runner: &Runner, form: RunForm, run_id: &str, session_id: &str) -> RunBuilder {
-    let mut run = runner.run(form.message).run_id(run_id).session_id(session_id).store_events(true).extra(form.extra);
+    let run = runner.run(form.message).run_id(run_id);
+    let run = if form.session_id.is_some() { run.session_id(session_id) } else { run.new_session_id(session_id) };
+    let mut run = run.store_events(true).extra(form.extra);
     if let Some(user_id) = form.user_id {
         run = run.user_id(user_id);
     }
@@ -422,7 +426,7 @@ async fn get_run(
         return Ok(Json(body).into_response());
     }
     let db = runner.db().ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "Run not found"))?;
-    match db.get_run(&run_id)? {
+    match db.get_run(&run_id).await? {
         Some(run) if run.session_id == session_id && run.runner() == (kind, owner_id.as_str()) => {
             Ok(Json(run).into_response())
         }

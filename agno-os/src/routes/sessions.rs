@@ -1,15 +1,20 @@
 //! `GET /sessions`, `GET /sessions/{id}`, `GET /sessions/{id}/runs`, `DELETE /sessions/{id}`.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use agno_core::db::{Db, SessionQuery};
+use agno_core::db::{Db, DbError, RunQuery, SessionQuery, SessionSort};
 use agno_core::models::Role;
 use agno_core::session::SessionType;
-use agno_core::{RunOutput, Session};
+use agno_core::{RunOutput, RunStatus, Session};
 use axum::Json;
+use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::IntoParams;
@@ -37,19 +42,20 @@ fn run_input(run: &RunOutput) -> String {
 }
 
 /// agno's `session_name`: the one set in `session_data`, else the first user message of the
-/// session's runs (whole), else `""`.
-fn session_name(session: &Session, runs: &[RunOutput]) -> String {
+/// session (its first run's input, whole), else `""`. Reads at most the first run.
+async fn session_name(db: &dyn Db, session: &Session) -> Result<String, DbError> {
     if let Some(name) = session.session_data.as_ref().and_then(|d| d.get("session_name")).and_then(Value::as_str) {
-        return name.to_owned();
+        return Ok(name.to_owned());
     }
-    runs.iter().map(run_input).find(|text| !text.is_empty()).unwrap_or_default()
+    let first = db.get_runs(&session.session_id, &RunQuery { limit: Some(1), ..RunQuery::all() }).await?;
+    Ok(first.iter().map(run_input).next().unwrap_or_default())
 }
 
-/// A session without its runs (`session_name` from `runs`, its runs).
-fn session_json(session: &Session, runs: &[RunOutput], run_count: Option<usize>) -> Value {
+/// A session without its runs, named `session_name`, with `run_count` if given.
+fn session_json(session: &Session, session_name: String, run_count: Option<usize>) -> Value {
     let mut value = json!({
         "session_id": session.session_id,
-        "session_name": session_name(session, runs),
+        "session_name": session_name,
         "session_type": session.session_type,
         "agent_id": session.agent_id,
         "team_id": session.team_id,
@@ -137,32 +143,26 @@ pub(crate) async fn list(
     }
     let db = db(&state)?;
     check_db_id(db, query.db_id.as_deref())?;
-    let mut all = db.list_sessions(&SessionQuery {
-        user_id: query.user_id,
-        agent_id: query.agent_id,
-        team_id: query.team_id,
-        workflow_id: query.workflow_id,
-        session_type,
-        limit: None,
-    })?;
-    if let Some(component) = query.component_id.as_deref().filter(|c| !c.is_empty()) {
-        let owns = |s: &Session| {
-            [&s.agent_id, &s.team_id, &s.workflow_id].into_iter().any(|id| id.as_deref() == Some(component))
-        };
-        all.retain(owns);
+    // Filtered, sorted and paged by the database: only the page is read.
+    let found = db
+        .list_sessions(&SessionQuery {
+            user_id: query.user_id,
+            agent_id: query.agent_id,
+            team_id: query.team_id,
+            workflow_id: query.workflow_id,
+            component_id: query.component_id.filter(|c| !c.is_empty()),
+            session_type,
+            sort_by: if by_updated { SessionSort::UpdatedAt } else { SessionSort::CreatedAt },
+            ascending: !descending,
+            offset: (page - 1).saturating_mul(limit),
+            limit: Some(limit),
+        })
+        .await?;
+    let mut data = Vec::with_capacity(found.sessions.len());
+    for listed in &found.sessions {
+        data.push(session_json(listed, session_name(db.as_ref(), listed).await?, None));
     }
-    all.sort_by(|a, b| {
-        let key = |s: &Session| if by_updated { s.updated_at.max(s.created_at) } else { s.created_at };
-        let order = key(a).cmp(&key(b)).then_with(|| a.session_id.cmp(&b.session_id));
-        if descending { order.reverse() } else { order }
-    });
-    let total = all.len();
-    let mut data = Vec::with_capacity(limit.min(total));
-    for listed in all.iter().skip((page - 1).saturating_mul(limit)).take(limit) {
-        // The runs, for `session_name` (a page at a time; the session row is read already).
-        data.push(session_json(listed, &db.get_runs(&listed.session_id)?, None));
-    }
-    Ok(Json(paged(data, page, limit, total)))
+    Ok(Json(paged(data, page, limit, found.total)))
 }
 
 /// `GET /sessions/{session_id}`.
@@ -171,31 +171,161 @@ pub(crate) async fn get(
     State(state): State<Arc<AppState>>,
     Path(session_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let session = db(&state)?.get_session(&session_id)?.ok_or_else(not_found)?;
-    Ok(Json(session_json(&session, &session.runs, Some(session.runs.len()))))
+    let db = db(&state)?;
+    let session = db.get_session(&session_id).await?.ok_or_else(not_found)?;
+    let run_count = db.count_runs(&session_id, &RunQuery::all()).await?;
+    let name = session_name(db.as_ref(), &session).await?;
+    Ok(Json(session_json(&session, name, Some(run_count))))
 }
 
-/// `GET /sessions/{session_id}/runs`, oldest first.
-#[utoipa::path(get, path = "/sessions/{session_id}/runs", tag = "Sessions", params(("session_id" = String, Path, description = "The session"), ("db_id" = Option<String>, Query, description = "The database (this OS has one)"), ("type" = Option<String>, Query, description = "agent, team or workflow")), responses((status = 200, description = "The session's runs, oldest first, each with `run_input`", body = serde_json::Value), (status = 404, description = "No such session", body = crate::openapi::ErrorBody)))]
+/// The query of `GET /sessions/{id}/runs`: agno's filters.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct RunsQuery {
+    /// `agent`, `team` or `workflow` (accepted; a session has one type).
+    #[serde(rename = "type")]
+    #[param(value_type = Option<crate::openapi::ComponentType>)]
+    session_type: Option<String>,
+    /// The database (this OS has one).
+    db_id: Option<String>,
+    /// Only runs created at or after this time (Unix seconds).
+    #[param(value_type = Option<i64>)]
+    created_after: Option<String>,
+    /// Only runs created at or before this time (Unix seconds).
+    #[param(value_type = Option<i64>)]
+    created_before: Option<String>,
+    /// Only runs with this status (`COMPLETED`, `ERROR`, `RUNNING`, `PENDING`, `PAUSED`, `CANCELLED`).
+    status: Option<String>,
+}
+
+/// A Unix time of the query, or a 422 entry.
+fn unix_time(name: &str, raw: Option<String>, errors: &mut Vec<Value>) -> Option<i64> {
+    let raw = raw?;
+    match raw.trim().parse::<i64>() {
+        Ok(t) => Some(t),
+        Err(_) => {
+            let mut error =
+                field_error("int_parsing", name, "Input should be a valid integer (Unix seconds)", json!(raw));
+            error["loc"] = json!(["query", name]);
+            errors.push(error);
+            None
+        }
+    }
+}
+
+/// `GET /sessions/{session_id}/runs?created_after=&created_before=&status=`, oldest first: a
+/// JSON array streamed [`RUNS_PER_READ`] runs at a time, so a long session is never held whole.
+#[utoipa::path(get, path = "/sessions/{session_id}/runs", tag = "Sessions", params(("session_id" = String, Path, description = "The session"), RunsQuery), responses((status = 200, description = "The session's runs, oldest first, each with `run_input`", body = serde_json::Value), (status = 404, description = "No such session", body = crate::openapi::ErrorBody), (status = 422, description = "A filter out of range", body = serde_json::Value)))]
 pub(crate) async fn runs(
     State(state): State<Arc<AppState>>,
     Path(session_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let db = db(&state)?;
-    let session = db.get_session(&session_id)?.ok_or_else(not_found)?;
-    let runs: Vec<Value> = session
-        .runs
-        .iter()
-        .map(|run| {
-            let mut value = json!(run);
-            value["run_input"] = json!(run_input(run));
-            if value.get("content").is_none_or(Value::is_null) {
-                value["content"] = json!("");
+    Params(query): Params<RunsQuery>,
+) -> Result<Response, ApiError> {
+    let mut errors = Vec::new();
+    if let Some(raw) = query.session_type.as_deref().filter(|raw| SessionType::parse(raw).is_none()) {
+        let mut error = field_error("enum", "type", "Input should be 'agent', 'team' or 'workflow'", json!(raw));
+        error["loc"] = json!(["query", "type"]);
+        errors.push(error);
+    }
+    let created_after = unix_time("created_after", query.created_after, &mut errors);
+    let created_before = unix_time("created_before", query.created_before, &mut errors);
+    let status = match query.status {
+        None => None,
+        Some(raw) => match RunStatus::parse(&raw) {
+            Some(status) => Some(status),
+            None => {
+                let allowed = "'PENDING', 'RUNNING', 'COMPLETED', 'PAUSED', 'CANCELLED' or 'ERROR'";
+                let mut error = field_error("enum", "status", &format!("Input should be {allowed}"), json!(raw));
+                error["loc"] = json!(["query", "status"]);
+                errors.push(error);
+                None
             }
-            value
-        })
-        .collect();
-    Ok(Json(Value::Array(runs)))
+        },
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let db = db(&state)?;
+    check_db_id(db, query.db_id.as_deref())?;
+    db.get_session(&session_id).await?.ok_or_else(not_found)?;
+    let filters = RunQuery { created_after, created_before, status, ..RunQuery::all() };
+    let pages = RunPages { db: Arc::clone(db), session_id, query: filters, next: None, started: false, done: false };
+    Ok(([(header::CONTENT_TYPE, "application/json")], Body::from_stream(pages)).into_response())
+}
+
+/// How many runs `GET /sessions/{id}/runs` reads and sends at a time.
+pub(crate) const RUNS_PER_READ: usize = 100;
+
+/// A page of runs being read.
+type PageRead = Pin<Box<dyn Future<Output = Result<Vec<RunOutput>, DbError>> + Send>>;
+
+/// The body of `GET /sessions/{id}/runs`: `[`, then each page of runs as it is read, then `]`.
+struct RunPages {
+    db: Arc<dyn Db>,
+    session_id: String,
+    query: RunQuery,
+    next: Option<PageRead>,
+    started: bool,
+    done: bool,
+}
+
+impl RunPages {
+    /// A run as the route answers it: with `run_input`, and `content` never `null`.
+    fn run_json(run: &RunOutput) -> Value {
+        let mut value = json!(run);
+        value["run_input"] = json!(run_input(run));
+        if value.get("content").is_none_or(Value::is_null) {
+            value["content"] = json!("");
+        }
+        value
+    }
+}
+
+impl futures_core::Stream for RunPages {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(None);
+        }
+        let read = this.next.get_or_insert_with(|| {
+            let (db, session_id) = (Arc::clone(&this.db), this.session_id.clone());
+            let query = RunQuery { limit: Some(RUNS_PER_READ), ..this.query.clone() };
+            Box::pin(async move { db.get_runs(&session_id, &query).await })
+        });
+        let page = match read.as_mut().poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(page) => page,
+        };
+        this.next = None;
+        match page {
+            Ok(runs) => {
+                let mut chunk = Vec::with_capacity(runs.len() * 1024 + 2);
+                for run in &runs {
+                    chunk.push(if this.started { b',' } else { b'[' });
+                    this.started = true;
+                    // A `Value` always serialises.
+                    serde_json::to_writer(&mut chunk, &Self::run_json(run)).map_err(std::io::Error::other)?;
+                }
+                this.query.offset += runs.len();
+                if runs.len() < RUNS_PER_READ {
+                    if !this.started {
+                        chunk.push(b'[');
+                    }
+                    chunk.push(b']');
+                    this.done = true;
+                }
+                Poll::Ready(Some(Ok(Bytes::from(chunk))))
+            }
+            Err(e) => {
+                // The status line is sent already: the body ends short, and the reason is logged.
+                tracing::error!(session_id = %this.session_id, error = %e, "reading runs failed mid-answer");
+                this.done = true;
+                Poll::Ready(Some(Err(std::io::Error::other(e))))
+            }
+        }
+    }
 }
 
 /// `DELETE /sessions/{session_id}`: 204, or 404 if there was none.
@@ -204,5 +334,9 @@ pub(crate) async fn delete(
     State(state): State<Arc<AppState>>,
     Path(session_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    if db(&state)?.delete_session(&session_id)? { Ok(StatusCode::NO_CONTENT.into_response()) } else { Err(not_found()) }
+    if db(&state)?.delete_session(&session_id).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(not_found())
+    }
 }

@@ -1,0 +1,316 @@
+//! The threads a [`super::SqliteDb`] works on: one writer that commits whatever writes have
+//! queued up in one transaction (group commit), a checkpointer that copies the write-ahead log
+//! back into the database file off the writer's path, and a few readers with connections of
+//! their own.
+//!
+//! Callers never touch a connection: they send their data and the function to apply to it, and
+//! await the answer on a oneshot channel, so a tokio worker is never blocked by the disk or by
+//! another process's lock. The data comes back with the answer and is freed on the caller's
+//! thread (freeing another thread's allocations makes the allocator take locks).
+//!
+//! A batch runs as one transaction. A write refused before it changed anything (an ownership
+//! refusal) fails alone and the batch goes on. A write that fails after it may have changed
+//! something rolls the whole transaction back; every write of the batch is then applied again
+//! in a transaction of its own, so each gets its own outcome.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use crate::db::{DbError, DbFuture};
+
+/// At most this many writes share one transaction.
+const MAX_BATCH: usize = 256;
+
+/// The write-ahead log is checkpointed once it holds this many pages (SQLite's own default).
+const CHECKPOINT_PAGES: i32 = 1000;
+
+/// How a write went, as the writer sees it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Applied {
+    /// Done, inside the open transaction.
+    Done,
+    /// Refused before it changed anything: the rest of the batch stands.
+    Refused,
+    /// Failed, and may have changed something: the transaction must be rolled back.
+    Failed,
+}
+
+/// One write waiting for the writer thread.
+trait Write: Send {
+    /// Applies the write inside the open transaction, keeping its result.
+    fn apply(&mut self, conn: &Connection) -> Applied;
+    /// Answers the caller once the transaction ended: `failed` is why it did not commit.
+    fn finish(self: Box<Self>, failed: Option<&Arc<rusqlite::Error>>, writes: usize);
+}
+
+/// What a write sends back: its result, and its data to be freed on the caller's thread.
+type Reply<D, T> = (Result<T, DbError>, D);
+
+/// A write's data, the function that applies it, its result once applied, and its caller.
+struct Job<D, T> {
+    data: D,
+    work: fn(&Connection, &D) -> Result<T, DbError>,
+    result: Option<Result<T, DbError>>,
+    reply: oneshot::Sender<Reply<D, T>>,
+}
+
+impl<D: Send, T: Send> Write for Job<D, T> {
+    fn apply(&mut self, conn: &Connection) -> Applied {
+        let (work, data) = (self.work, &self.data);
+        let result = catch_unwind(AssertUnwindSafe(|| work(conn, data)))
+            .unwrap_or_else(|_| Err(DbError::Closed("a write panicked; it was rolled back".into())));
+        let applied = match &result {
+            Ok(_) => Applied::Done,
+            // The ownership guard refuses in the first statement, which then changed no row.
+            Err(DbError::Ownership { .. }) => Applied::Refused,
+            Err(_) => Applied::Failed,
+        };
+        self.result = Some(result);
+        applied
+    }
+
+    fn finish(self: Box<Self>, failed: Option<&Arc<rusqlite::Error>>, writes: usize) {
+        let Self { data, result, reply, .. } = *self;
+        let result = match (result, failed) {
+            // The write's own error wins.
+            (Some(Err(e)), _) => Err(e),
+            (_, Some(source)) => Err(DbError::Batch { writes, source: Arc::clone(source) }),
+            (Some(Ok(value)), None) => Ok(value),
+            (None, None) => Err(DbError::Closed("the write was never applied".into())),
+        };
+        // The caller may have stopped waiting (its request was dropped); the write stands.
+        let _ = reply.send((result, data));
+    }
+}
+
+/// A read: a closure that answers its caller itself.
+type Read = Box<dyn FnOnce(&Connection) + Send>;
+
+/// The writer and reader threads of one database, and the channels to them.
+pub(super) struct Threads {
+    writes: Option<Sender<Box<dyn Write>>>,
+    reads: Option<Sender<Read>>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl Threads {
+    /// Starts the writer on `writer`, the checkpointer on `checkpointer`, and one reader per
+    /// connection of `readers`.
+    pub(super) fn start(
+        name: &str,
+        mut writer: Connection,
+        checkpointer: Connection,
+        readers: Vec<Connection>,
+    ) -> Result<Self, DbError> {
+        let spawn_error = |source| DbError::Io { context: format!("starting the storage threads of {name}"), source };
+        let mut handles = Vec::with_capacity(readers.len() + 2);
+        // The writer only asks for a checkpoint; one pending request is enough.
+        let (checkpoint_tx, checkpoint_rx) = mpsc::sync_channel::<()>(1);
+        writer.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
+        writer.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages: i32| {
+            if pages >= CHECKPOINT_PAGES {
+                let _ = checkpoint_tx.try_send(());
+            }
+            Ok(())
+        }))?;
+        handles.push(
+            std::thread::Builder::new()
+                .name("agno-sqlite-checkpoint".into())
+                .spawn(move || checkpoint_loop(&checkpointer, &checkpoint_rx))
+                .map_err(spawn_error)?,
+        );
+        let (write_tx, write_rx) = mpsc::channel::<Box<dyn Write>>();
+        handles.push(
+            std::thread::Builder::new()
+                .name("agno-sqlite-writer".into())
+                .spawn(move || {
+                    write_loop(&writer, &write_rx);
+                    // Dropping the hook closes the checkpointer's channel: it checkpoints once
+                    // more and stops.
+                    if let Err(e) = writer.wal_hook(None::<fn(&mut rusqlite::hooks::Wal, i32) -> rusqlite::Result<()>>)
+                    {
+                        tracing::warn!(error = %e, "removing the SQLite WAL hook failed");
+                    }
+                })
+                .map_err(spawn_error)?,
+        );
+        let (read_tx, read_rx) = mpsc::channel::<Read>();
+        let read_rx = Arc::new(Mutex::new(read_rx));
+        for conn in readers {
+            let read_rx = Arc::clone(&read_rx);
+            handles.push(
+                std::thread::Builder::new()
+                    .name("agno-sqlite-reader".into())
+                    .spawn(move || read_loop(&conn, &read_rx))
+                    .map_err(spawn_error)?,
+            );
+        }
+        Ok(Self { writes: Some(write_tx), reads: Some(read_tx), handles })
+    }
+
+    /// Applies `work` to `data` on the writer thread, inside a transaction it may share with
+    /// other writes; the future ends once that transaction is committed (or failed). `work` may
+    /// run twice (see the module docs), so it must only write through the connection.
+    pub(super) fn write<D, T>(&self, data: D, work: fn(&Connection, &D) -> Result<T, DbError>) -> DbFuture<'static, T>
+    where
+        D: Send + 'static,
+        T: Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: Box<dyn Write> = Box::new(Job { data, work, result: None, reply });
+        let sent = self.writes.as_ref().is_some_and(|tx| tx.send(job).is_ok());
+        Box::pin(async move {
+            if !sent {
+                return Err(DbError::Closed("the SQLite writer thread is gone".into()));
+            }
+            match answer.await {
+                Ok((result, data)) => {
+                    drop(data);
+                    result
+                }
+                Err(_) => Err(DbError::Closed("the SQLite writer thread stopped before answering".into())),
+            }
+        })
+    }
+
+    /// Runs `work` on a reader thread, on a connection that sees the last committed state.
+    pub(super) fn read<T, F>(&self, work: F) -> DbFuture<'static, T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let read: Read = Box::new(move |conn| {
+            let result = catch_unwind(AssertUnwindSafe(|| work(conn)))
+                .unwrap_or_else(|_| Err(DbError::Closed("a read panicked".into())));
+            let _ = reply.send(result);
+        });
+        let sent = self.reads.as_ref().is_some_and(|tx| tx.send(read).is_ok());
+        Box::pin(async move {
+            if !sent {
+                return Err(DbError::Closed("the SQLite reader threads are gone".into()));
+            }
+            answer.await.map_err(|_| DbError::Closed("a SQLite reader thread stopped before answering".into()))?
+        })
+    }
+}
+
+impl Drop for Threads {
+    /// Closes the channels and waits for the threads: every write already queued is committed
+    /// before the value is gone.
+    fn drop(&mut self) {
+        self.writes.take();
+        self.reads.take();
+        for handle in self.handles.drain(..) {
+            if handle.join().is_err() {
+                tracing::error!("a SQLite storage thread panicked");
+            }
+        }
+    }
+}
+
+/// The writer: waits for a write, takes every other one already queued, commits them together.
+fn write_loop(conn: &Connection, jobs: &Receiver<Box<dyn Write>>) {
+    let mut batch: Vec<Box<dyn Write>> = Vec::with_capacity(MAX_BATCH);
+    while let Ok(first) = jobs.recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
+        }
+        commit(conn, &mut batch);
+    }
+}
+
+/// Commits the batch in one transaction. If a write failed in a way that may have left changes,
+/// the transaction is rolled back and each write is applied again alone, so one bad write does
+/// not fail the others. If a transaction itself fails (the database stays locked past the busy
+/// timeout, the disk is full), each of its writes gets that error.
+fn commit(conn: &Connection, batch: &mut Vec<Box<dyn Write>>) {
+    let writes = batch.len();
+    let mut clean = true;
+    let outcome = transaction(conn, || {
+        for job in batch.iter_mut() {
+            if job.apply(conn) == Applied::Failed {
+                clean = false;
+                break;
+            }
+        }
+        clean
+    });
+    match outcome {
+        Ok(()) if !clean => {
+            tracing::warn!(writes, "a write failed inside a group commit: applying each write alone");
+            for job in batch.drain(..) {
+                let mut job = job;
+                let mut done = true;
+                let outcome = transaction(conn, || {
+                    done = job.apply(conn) != Applied::Failed;
+                    done
+                });
+                job.finish(outcome.err().as_ref(), 1);
+            }
+        }
+        outcome => {
+            let failed = outcome.err();
+            for job in batch.drain(..) {
+                job.finish(failed.as_ref(), writes);
+            }
+        }
+    }
+}
+
+/// Runs `body` in an `IMMEDIATE` transaction, committed if it returns `true`, rolled back
+/// otherwise. The error, if any, is why the transaction could not begin or commit.
+fn transaction(conn: &Connection, body: impl FnOnce() -> bool) -> Result<(), Arc<rusqlite::Error>> {
+    let outcome = (|| -> Result<(), rusqlite::Error> {
+        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        if body() {
+            conn.prepare_cached("COMMIT")?.execute([])?;
+        } else {
+            conn.prepare_cached("ROLLBACK")?.execute([])?;
+        }
+        Ok(())
+    })();
+    outcome.map_err(|e| {
+        tracing::error!(error = %e, "a SQLite transaction failed: none of its writes was stored");
+        if !conn.is_autocommit()
+            && let Err(e) = conn.execute_batch("ROLLBACK")
+        {
+            tracing::error!(error = %e, "rolling back a failed SQLite transaction failed");
+        }
+        Arc::new(e)
+    })
+}
+
+/// The checkpointer: copies the write-ahead log into the database file whenever the writer
+/// asks, without blocking it (`PASSIVE`), and once more when the writer is gone.
+fn checkpoint_loop(conn: &Connection, requests: &Receiver<()>) {
+    let checkpoint = || {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "a SQLite checkpoint failed; the next one will retry");
+        }
+    };
+    while requests.recv().is_ok() {
+        checkpoint();
+    }
+    checkpoint();
+}
+
+/// A reader: takes the next read from the shared queue and runs it on its own connection.
+fn read_loop(conn: &Connection, reads: &Mutex<Receiver<Read>>) {
+    loop {
+        let next = reads.lock().unwrap_or_else(PoisonError::into_inner).recv();
+        match next {
+            Ok(read) => read(conn),
+            Err(_) => return,
+        }
+    }
+}
