@@ -766,6 +766,56 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn the_write_ahead_log_stays_bounded_under_a_steady_stream_of_writes() {
+        // Writers that never pause, each run carrying about a page of text: a log that never
+        // started over would end up several times larger than the bound.
+        const WRITERS: usize = 32;
+        const SAVES: usize = 400;
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(open(&dir));
+        let wal = dir.path().join("agno.db-wal");
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sampler = {
+            let (wal, done) = (wal.clone(), Arc::clone(&done));
+            tokio::spawn(async move {
+                let mut largest = 0;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                largest
+            })
+        };
+        let page = "x".repeat(4000);
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let (db, page) = (Arc::clone(&db), page.clone());
+                tokio::spawn(async move {
+                    let session_id = format!("s{w}");
+                    for i in 0..SAVES {
+                        let r = RunOutput {
+                            content: Some(page.clone()),
+                            ..run(&format!("w{w}-{i}"), &session_id, RunStatus::Completed)
+                        };
+                        db.save_runs(&session(&session_id, None, 1), &[&r]).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            tokio::time::timeout(HANG_GUARD, writer).await.expect("a save hung").unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let largest = sampler.await.unwrap();
+        assert_eq!(count(&raw(&db), "SELECT COUNT(*) FROM agno_runs") as usize, WRITERS * SAVES);
+        // The promise: a few thousand pages (the writer checkpoints at 4,000), about 20 MB,
+        // where this load without the writer's checkpoints grows the log to some 160 MB.
+        let bound = 5_000 * (4096 + 24);
+        assert!(largest <= bound, "the log reached {largest} bytes (bound {bound})");
+        assert!(largest > 0, "the log was never seen");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn group_commit_stores_every_concurrent_save() {
         const SAVES: usize = 500;
         const SESSIONS: usize = 20;

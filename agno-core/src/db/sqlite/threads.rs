@@ -14,6 +14,7 @@
 //! in a transaction of its own, so each gets its own outcome.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -26,8 +27,16 @@ use crate::db::{DbError, DbFuture};
 /// At most this many writes share one transaction.
 const MAX_BATCH: usize = 256;
 
-/// The write-ahead log is checkpointed once it holds this many pages (SQLite's own default).
+/// The checkpointer is asked to copy the write-ahead log back every time it has grown by this
+/// many pages (SQLite's own autocheckpoint size).
 const CHECKPOINT_PAGES: i32 = 1000;
+
+/// Under a steady stream of writes a checkpoint running beside the writer never catches up with
+/// the end of the log, so the log would never start over and would grow without end. Once it
+/// holds this many pages the writer checkpoints itself between two batches: with no write
+/// beside it that checkpoint finishes, the checkpointer having copied most of the log already,
+/// and the next transaction starts the log over.
+const WRITER_CHECKPOINT_PAGES: i32 = 4 * CHECKPOINT_PAGES;
 
 /// How a write went, as the writer sees it.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -111,9 +120,18 @@ impl Threads {
         let mut handles = Vec::with_capacity(readers.len() + 2);
         // The writer only asks for a checkpoint; one pending request is enough.
         let (checkpoint_tx, checkpoint_rx) = mpsc::sync_channel::<()>(1);
+        // The log's size after the last commit, for the writer's own checkpoints.
+        let log_pages = Arc::new(AtomicI32::new(0));
         writer.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
+        let seen = Arc::clone(&log_pages);
+        let mut asked_at = 0;
         writer.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages: i32| {
-            if pages >= CHECKPOINT_PAGES {
+            seen.store(pages, Ordering::Relaxed);
+            if pages < asked_at {
+                asked_at = 0; // the log started over
+            }
+            if pages - asked_at >= CHECKPOINT_PAGES {
+                asked_at = pages;
                 let _ = checkpoint_tx.try_send(());
             }
             Ok(())
@@ -129,7 +147,7 @@ impl Threads {
             std::thread::Builder::new()
                 .name("agno-sqlite-writer".into())
                 .spawn(move || {
-                    write_loop(&writer, &write_rx);
+                    write_loop(&writer, &write_rx, &log_pages);
                     // Dropping the hook closes the checkpointer's channel: it checkpoints once
                     // more and stops.
                     if let Err(e) = writer.wal_hook(None::<fn(&mut rusqlite::hooks::Wal, i32) -> rusqlite::Result<()>>)
@@ -214,10 +232,17 @@ impl Drop for Threads {
     }
 }
 
-/// The writer: waits for a write, takes every other one already queued, commits them together.
-fn write_loop(conn: &Connection, jobs: &Receiver<Box<dyn Write>>) {
+/// The writer: waits for a write, takes every other one already queued, commits them together;
+/// between batches, checkpoints a log grown past [`WRITER_CHECKPOINT_PAGES`].
+fn write_loop(conn: &Connection, jobs: &Receiver<Box<dyn Write>>, log_pages: &AtomicI32) {
     let mut batch: Vec<Box<dyn Write>> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = jobs.recv() {
+        if log_pages.load(Ordering::Relaxed) >= WRITER_CHECKPOINT_PAGES {
+            log_pages.store(0, Ordering::Relaxed);
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::warn!(error = %e, "the writer's SQLite checkpoint failed; the next one will retry");
+            }
+        }
         batch.push(first);
         while batch.len() < MAX_BATCH {
             match jobs.try_recv() {
