@@ -2,7 +2,7 @@
 //!
 //! ```sh
 //! cargo run --release --example agentos_load -- [requests=100000] [concurrency=64] [--db]
-//!     [--only=agentos|bare] [--count-allocs] [--session=ID] [--windows=N]
+//!     [--only=agentos|bare] [--count-allocs] [--session=ID] [--windows=N] [--url=http://HOST:PORT/PATH]
 //! ```
 //!
 //! One process serves two things on `127.0.0.1:0`:
@@ -29,7 +29,8 @@
 //! `--session=ID` posts every run to that one session (`session_id=ID` in the form) instead of a
 //! new session per run. `--windows=N` loads AgentOS alone for N windows of 5 s after the warm-up
 //! and prints the rate of each, and the last window's rate against the first's: with
-//! `--db --session=one`, whether a run's cost grows with its session.
+//! `--db --session=one`, whether a run's cost grows with its session. With `--url` the windows
+//! load that server instead (a seed example, say: `--url=http://127.0.0.1:7777/agents/background-task-agent/runs`).
 //!
 //! The process exits with status 1 when a request failed or a hook was lost.
 
@@ -179,15 +180,16 @@ struct Options {
     count_allocations: bool,
     session: Option<String>,
     windows: u32,
+    url: Option<(SocketAddr, String)>,
 }
 
 const USAGE: &str = "usage: agentos_load [requests=100000] [concurrency=64] [--db] [--only=agentos|bare] \
-                     [--count-allocs] [--session=ID] [--windows=N]";
+                     [--count-allocs] [--session=ID] [--windows=N] [--url=http://HOST:PORT/PATH]";
 
 fn options() -> Result<Options, String> {
     let mut positional = Vec::new();
     let (mut db, mut only, mut count_allocations) = (false, Only::Both, false);
-    let (mut session, mut windows) = (None, 0);
+    let (mut session, mut windows, mut url) = (None, 0, None);
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--db" => db = true,
@@ -197,6 +199,16 @@ fn options() -> Result<Options, String> {
                     return Err(format!("`{flag}`: a session id of letters, digits, `-` and `_`\n{USAGE}"));
                 }
                 session = Some(id.to_owned());
+            }
+            flag if flag.starts_with("--url=") => {
+                let bad = || format!("`{flag}`: expected http://HOST:PORT/PATH\n{USAGE}");
+                let rest = flag["--url=".len()..].strip_prefix("http://").ok_or_else(bad)?;
+                let (host, path) = rest.split_at(rest.find('/').ok_or_else(bad)?);
+                let addr = std::net::ToSocketAddrs::to_socket_addrs(host)
+                    .map_err(|e| format!("`{flag}`: {e}"))?
+                    .next()
+                    .ok_or_else(bad)?;
+                url = Some((addr, path.to_owned()));
             }
             flag if flag.starts_with("--windows=") => {
                 windows = flag["--windows=".len()..].parse().map_err(|e| format!("`{flag}`: {e}\n{USAGE}"))?;
@@ -219,7 +231,10 @@ fn options() -> Result<Options, String> {
     };
     let requests = number(0, 100_000)?.max(1);
     let concurrency = usize::try_from(number(1, 64)?.max(1)).map_err(|e| e.to_string())?;
-    Ok(Options { requests, concurrency, db, only, count_allocations, session, windows })
+    if url.is_some() && windows == 0 {
+        return Err(format!("--url loads a server in windows: give --windows=N too\n{USAGE}"));
+    }
+    Ok(Options { requests, concurrency, db, only, count_allocations, session, windows, url })
 }
 
 /// User + system CPU time of this process (all threads), from `/proc/self/stat` (Linux only).
@@ -523,7 +538,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Runs the benchmark; whether something failed (errors, lost hooks).
 async fn run(options: Options, workers: usize) -> Result<bool, Box<dyn std::error::Error>> {
-    let Options { requests, concurrency, db, only, count_allocations, session, windows } = options;
+    let Options { requests, concurrency, db, only, count_allocations, session, windows, url } = options;
     let form = match &session {
         Some(id) => format!("{FORM}&session_id={id}"),
         None => FORM.to_owned(),
@@ -583,7 +598,13 @@ async fn run(options: Options, workers: usize) -> Result<bool, Box<dyn std::erro
     println!("request: Content-Type: application/x-www-form-urlencoded, body `{form}`\n");
 
     let completed: Option<&'static [u8]> = Some(b"\"status\":\"COMPLETED\"");
-    let os_target = Target::new(os_addr, &format!("/agents/{AGENT_ID}/runs"), &form, completed);
+    let os_target = match &url {
+        Some((addr, path)) => {
+            println!("--url: the windows load {path} on {addr} (the warm-up too)");
+            Target::new(*addr, path, &form, completed)
+        }
+        None => Target::new(os_addr, &format!("/agents/{AGENT_ID}/runs"), &form, completed),
+    };
     let bare_target = Target::new(bare_addr, "/bare", &form, completed);
     let deadline = tokio::time::Instant::now() + TIME_LIMIT;
     let (mut os_load, mut bare_load, mut warm) = (Load::default(), Load::default(), Load::default());

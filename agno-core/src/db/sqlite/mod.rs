@@ -808,7 +808,7 @@ mod tests {
         done.store(true, std::sync::atomic::Ordering::Relaxed);
         let largest = sampler.await.unwrap();
         assert_eq!(count(&raw(&db), "SELECT COUNT(*) FROM agno_runs") as usize, WRITERS * SAVES);
-        // The promise: a few thousand pages (the writer checkpoints at 4,000), about 20 MB,
+        // The promise: a few thousand pages (the writer checkpoints at 1,000), about 20 MB,
         // where this load without the writer's checkpoints grows the log to some 160 MB.
         let bound = 5_000 * (4096 + 24);
         assert!(largest <= bound, "the log reached {largest} bytes (bound {bound})");

@@ -28,15 +28,16 @@ use crate::db::{DbError, DbFuture};
 const MAX_BATCH: usize = 256;
 
 /// The checkpointer is asked to copy the write-ahead log back every time it has grown by this
-/// many pages (SQLite's own autocheckpoint size).
-const CHECKPOINT_PAGES: i32 = 1000;
+/// many pages (half SQLite's autocheckpoint size: a short log keeps the WAL index's hash chains
+/// short, which every commit walks for the pages it rewrites).
+const CHECKPOINT_PAGES: i32 = 500;
 
 /// Under a steady stream of writes a checkpoint running beside the writer never catches up with
 /// the end of the log, so the log would never start over and would grow without end. Once it
 /// holds this many pages the writer checkpoints itself between two batches: with no write
 /// beside it that checkpoint finishes, the checkpointer having copied most of the log already,
 /// and the next transaction starts the log over.
-const WRITER_CHECKPOINT_PAGES: i32 = 4 * CHECKPOINT_PAGES;
+const WRITER_CHECKPOINT_PAGES: i32 = 2 * CHECKPOINT_PAGES;
 
 /// How a write went, as the writer sees it.
 #[derive(Clone, Copy, PartialEq, Eq)]
