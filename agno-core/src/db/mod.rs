@@ -16,13 +16,14 @@
 
 #[cfg(test)]
 pub(crate) mod contract;
+mod error;
 mod memory;
 mod sqlite;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
+pub(crate) use error::ready;
+pub use error::{DbError, DbFuture};
 pub use memory::InMemoryDb;
 pub use sqlite::SqliteDb;
 
@@ -31,10 +32,6 @@ use serde_json::Value;
 
 use crate::run::{RunOutput, RunStatus};
 use crate::session::{Session, SessionType};
-
-/// What every [`Db`] method returns: a boxed future, so the trait stays object-safe
-/// (`Arc<dyn Db>`) and fits backends on async drivers and on threads alike.
-pub type DbFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, DbError>> + Send + 'a>>;
 
 /// One stored evaluation: a row of agno's `agno_eval_runs` table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,46 +81,6 @@ pub struct EvalRunQuery {
     pub eval_type: Option<String>,
     /// At most this many, newest first.
     pub limit: Option<usize>,
-}
-
-/// A storage failure.
-#[derive(Debug, thiserror::Error)]
-pub enum DbError {
-    /// SQLite failed.
-    #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// A stored value could not be (de)serialised.
-    #[error("stored JSON: {0}")]
-    Json(#[from] serde_json::Error),
-    /// The database file or its folder could not be created.
-    #[error("{context}: {source}")]
-    Io {
-        /// What was being done.
-        context: String,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// The session belongs to another user.
-    #[error("session `{session_id}` belongs to another user")]
-    Ownership {
-        /// The session.
-        session_id: String,
-    },
-    /// A stored value is not what it should be.
-    #[error("corrupt row: {0}")]
-    Corrupt(String),
-    /// The transaction holding this write (and `writes - 1` others, group-committed with it)
-    /// failed, so none of them was stored.
-    #[error("the transaction holding this write ({writes} in all) failed, nothing of it was stored: {source}")]
-    Batch {
-        /// How many writes the transaction held.
-        writes: usize,
-        /// Why it failed (shared by every write of the transaction).
-        source: Arc<rusqlite::Error>,
-    },
-    /// The backend's worker is gone (it stopped or panicked): nothing more can be stored.
-    #[error("storage is closed: {0}")]
-    Closed(String),
 }
 
 /// Which sessions to list, in which order, and which page of them.
@@ -320,11 +277,6 @@ impl<D: Db + ?Sized> Db for Arc<D> {
     fn get_eval_runs<'a>(&'a self, query: &'a EvalRunQuery) -> DbFuture<'a, Vec<EvalRun>> {
         (**self).get_eval_runs(query)
     }
-}
-
-/// A result already known, as a [`DbFuture`] (for backends that answer without waiting).
-pub(crate) fn ready<'a, T: Send + 'a>(result: Result<T, DbError>) -> DbFuture<'a, T> {
-    Box::pin(std::future::ready(result))
 }
 
 /// Whether a session owned by `owner` may be written for `user`: an unowned session or an

@@ -22,7 +22,7 @@ use std::thread::JoinHandle;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use crate::db::{DbError, DbFuture};
+use crate::db::error::{DbError, DbFuture};
 
 /// At most this many writes share one transaction.
 const MAX_BATCH: usize = 256;
