@@ -138,7 +138,7 @@ pub struct HookContext<'a> {
     pub team: Option<&'a Team>,
     /// The workflow that runs (workflow runs).
     pub workflow: Option<&'a Workflow>,
-    /// The session, with its earlier runs.
+    /// The session: its row, and in `runs` the chat-history window (empty with history off; see [`Session`]).
     pub session: &'a Session,
     /// The run's debug flag (or the agent's).
     pub debug_mode: bool,
