@@ -75,11 +75,30 @@ pub(crate) enum SortOrder {
     Asc,
 }
 
+/// A run's status, as `GET /sessions/{id}/runs?status=` takes it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+#[allow(dead_code)]
+pub(crate) enum RunStatusFilter {
+    /// Queued, not started.
+    Pending,
+    /// Under way.
+    Running,
+    /// Answered.
+    Completed,
+    /// Paused.
+    Paused,
+    /// Cancelled.
+    Cancelled,
+    /// Failed.
+    Error,
+}
+
 /// The document's head; the paths come from the router.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "AgentOS", description = "agno's AgentOS HTTP API, served by agno for Rust."),
-    components(schemas(ErrorBody, RunFormSchema, ComponentType, SortBy, SortOrder))
+    components(schemas(ErrorBody, RunFormSchema, ComponentType, SortBy, SortOrder, RunStatusFilter))
 )]
 pub(crate) struct ApiDoc;
 

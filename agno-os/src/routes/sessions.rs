@@ -195,6 +195,7 @@ pub(crate) struct RunsQuery {
     #[param(value_type = Option<i64>)]
     created_before: Option<String>,
     /// Only runs with this status (`COMPLETED`, `ERROR`, `RUNNING`, `PENDING`, `PAUSED`, `CANCELLED`).
+    #[param(value_type = Option<crate::openapi::RunStatusFilter>)]
     status: Option<String>,
 }
 
