@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use agno::db::SqliteDb;
+use agno::db::default_db;
 use agno::guardrails::{PIIDetectionGuardrail, PromptInjectionGuardrail};
 use agno::models::{default_model, describe};
 use agno::prelude::*;
@@ -58,7 +58,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .model(model)
         .name("BackgroundTaskAgent")
         .instructions("You are a helpful assistant")
-        .db(SqliteDb::new("tmp/agent.db")?)
+        .db(default_db("tmp/agent.db")?)
         .pre_hooks(hooks![PromptInjectionGuardrail::new(), PIIDetectionGuardrail::new().mask_pii(true), log_request])
         .post_hooks(hooks![validate_output, log_analytics, send_notification])
         .markdown(true)

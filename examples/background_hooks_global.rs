@@ -20,7 +20,7 @@
 
 use std::time::Duration;
 
-use agno::db::SqliteDb;
+use agno::db::default_db;
 use agno::models::{default_model, describe};
 use agno::os::AgentOS;
 use agno::prelude::*;
@@ -78,7 +78,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .name("BackgroundTaskAgent")
         .model(model)
         .instructions("You are a helpful assistant")
-        .db(SqliteDb::new("tmp/agent.db")?)
+        .db(default_db("tmp/agent.db")?)
         .pre_hooks(hooks![log_request])
         .post_hooks(hooks![log_analytics, send_notification])
         .markdown(true)

@@ -27,7 +27,7 @@
 //! deterministic verdict (a non-empty answer passes with score 10), so a meaningful row is stored
 //! with no network and no key.
 
-use agno::db::SqliteDb;
+use agno::db::default_db;
 use agno::eval::{AgentAsJudgeEval, ScoringStrategy};
 use agno::models::{default_model, describe};
 use agno::os::AgentOS;
@@ -65,7 +65,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .name("EvaluatedAgent")
         .model(model)
         .instructions("You are a helpful assistant")
-        .db(SqliteDb::new("tmp/agent.db")?) // the evaluation is stored here too
+        .db(default_db("tmp/agent.db")?) // the evaluation is stored here too
         .post_hook(evaluation)
         .markdown(true)
         .build()?;

@@ -44,6 +44,18 @@ pub enum DbError {
         /// Why it failed (shared by every write of the transaction).
         source: Arc<rusqlite::Error>,
     },
+    /// PostgreSQL failed.
+    #[cfg(feature = "postgres")]
+    #[error("postgres: {context}: {source}")]
+    Postgres {
+        /// What was being done.
+        context: String,
+        /// The cause.
+        source: sqlx::Error,
+    },
+    /// The storage is configured in a way that cannot work (a bad URL, a missing feature).
+    #[error("storage configuration: {0}")]
+    Config(String),
     /// The backend's worker is gone (it stopped or panicked): nothing more can be stored.
     #[error("storage is closed: {0}")]
     Closed(String),

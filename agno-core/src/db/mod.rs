@@ -1,5 +1,6 @@
-//! Storage: the [`Db`] trait, [`InMemoryDb`], and [`SqliteDb`] (agno's `agno_sessions`,
-//! `agno_runs` and `agno_eval_runs` tables).
+//! Storage: the [`Db`] trait, [`InMemoryDb`], [`SqliteDb`] (agno's `agno_sessions`,
+//! `agno_runs` and `agno_eval_runs` tables), `PostgresDb` (the same tables on PostgreSQL, with
+//! the `postgres` feature), and [`default_db`], which picks one of the last two.
 //!
 //! [`Db`] is asynchronous: every method returns a boxed future ([`DbFuture`]), so a backend on an
 //! async driver (sqlx) implements it directly, and a blocking one does its work on threads of its
@@ -16,15 +17,21 @@
 
 #[cfg(test)]
 pub(crate) mod contract;
+mod default;
 mod error;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod sqlite;
 
 use std::sync::Arc;
 
+pub use default::default_db;
 pub(crate) use error::ready;
 pub use error::{DbError, DbFuture};
 pub use memory::InMemoryDb;
+#[cfg(feature = "postgres")]
+pub use postgres::{DEFAULT_SCHEMA, PostgresDb};
 pub use sqlite::SqliteDb;
 
 use serde::{Deserialize, Serialize};
