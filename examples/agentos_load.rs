@@ -32,6 +32,13 @@
 //! `--db --session=one`, whether a run's cost grows with its session. With `--url` the windows
 //! load that server instead (a seed example, say: `--url=http://127.0.0.1:7777/agents/background-task-agent/runs`).
 //!
+//! `--postgres` stores every run in PostgreSQL instead (`DATABASE_URL`, or a throwaway server
+//! started from the machine's PostgreSQL binaries), with durable background hooks: each run is
+//! committed with a job of its two background hooks, and the hook worker runs them. After the
+//! load it waits until every job is done and prints how many hooks were drained per second.
+//! `--replicas=2` (with `--postgres`) starts a second replica (this program again) on the same
+//! database and loads both, half the connections each (AgentOS only).
+//!
 //! The process exits with status 1 when a request failed or a hook was lost.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -46,6 +53,42 @@ use agno::os::AgentOS;
 use agno::prelude::*;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::oneshot;
+
+#[cfg(feature = "postgres")]
+#[allow(dead_code)]
+#[path = "../agno-core/src/db/postgres/test_server.rs"]
+mod pg_server;
+
+/// `--postgres`: PostgreSQL for the load (the `postgres` feature), or why there is none.
+mod postgres {
+    use std::sync::Arc;
+
+    use agno::db::Db;
+
+    /// `DATABASE_URL`, or a throwaway server started from the machine's PostgreSQL binaries.
+    pub fn database_url() -> Result<String, String> {
+        #[cfg(feature = "postgres")]
+        return super::pg_server::database_url();
+        #[cfg(not(feature = "postgres"))]
+        Err("--postgres needs the `postgres` feature: cargo run --release --features postgres --example agentos_load"
+            .into())
+    }
+
+    /// agno's tables in `schema` at `url`, connected and migrated.
+    pub async fn open(url: &str, schema: &str) -> Result<Arc<dyn Db>, Box<dyn std::error::Error>> {
+        #[cfg(feature = "postgres")]
+        {
+            let db = agno::db::PostgresDb::with_schema(url, schema)?;
+            db.connect().await?;
+            Ok(Arc::new(db))
+        }
+        #[cfg(not(feature = "postgres"))]
+        {
+            let _ = (url, schema);
+            Err(database_url().unwrap_err().into())
+        }
+    }
+}
 
 const AGENT_ID: &str = "background-task-agent";
 /// The seed's form, urlencoded (a `session_id` field follows with `--session`).
@@ -181,18 +224,25 @@ struct Options {
     session: Option<String>,
     windows: u32,
     url: Option<(SocketAddr, String)>,
+    postgres: bool,
+    replicas: u32,
 }
 
 const USAGE: &str = "usage: agentos_load [requests=100000] [concurrency=64] [--db] [--only=agentos|bare] \
-                     [--count-allocs] [--session=ID] [--windows=N] [--url=http://HOST:PORT/PATH]";
+                     [--count-allocs] [--session=ID] [--windows=N] [--url=http://HOST:PORT/PATH] [--postgres] \
+                     [--replicas=1|2]";
 
 fn options() -> Result<Options, String> {
     let mut positional = Vec::new();
     let (mut db, mut only, mut count_allocations) = (false, Only::Both, false);
     let (mut session, mut windows, mut url) = (None, 0, None);
+    let (mut postgres, mut replicas) = (false, 1);
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--db" => db = true,
+            "--postgres" => postgres = true,
+            "--replicas=1" => replicas = 1,
+            "--replicas=2" => replicas = 2,
             flag if flag.starts_with("--session=") => {
                 let id = &flag["--session=".len()..];
                 if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
@@ -234,7 +284,13 @@ fn options() -> Result<Options, String> {
     if url.is_some() && windows == 0 {
         return Err(format!("--url loads a server in windows: give --windows=N too\n{USAGE}"));
     }
-    Ok(Options { requests, concurrency, db, only, count_allocations, session, windows, url })
+    if replicas > 1 && !postgres {
+        return Err(format!("--replicas=2 shares one PostgreSQL: give --postgres too\n{USAGE}"));
+    }
+    if postgres && db {
+        return Err(format!("--db (SQLite) or --postgres, not both\n{USAGE}"));
+    }
+    Ok(Options { requests, concurrency, db, only, count_allocations, session, windows, url, postgres, replicas })
 }
 
 /// User + system CPU time of this process (all threads), from `/proc/self/stat` (Linux only).
@@ -514,7 +570,14 @@ fn print_row(name: &str, load: &Load) {
     }
 }
 
+/// Set in a second replica started by `--replicas=2`: `<database url>|<schema>`.
+const REPLICA_ENV: &str = "AGENTOS_LOAD_REPLICA";
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    if let Ok(target) = std::env::var(REPLICA_ENV) {
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        return runtime.block_on(replica(target));
+    }
     let options = match options() {
         Ok(options) => options,
         Err(message) if message == USAGE => {
@@ -536,20 +599,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::process::exit(i32::from(failed));
 }
 
-/// Runs the benchmark; whether something failed (errors, lost hooks).
-async fn run(options: Options, workers: usize) -> Result<bool, Box<dyn std::error::Error>> {
-    let Options { requests, concurrency, db, only, count_allocations, session, windows, url } = options;
-    let form = match &session {
-        Some(id) => format!("{FORM}&session_id={id}"),
-        None => FORM.to_owned(),
-    };
-    let only = if windows > 0 { Only::AgentOS } else { only };
-    COUNT_ALLOCATIONS.store(count_allocations, Ordering::Relaxed);
-    let warmup = (requests / 10).clamp(1, 2_000);
-    let rounds = requests.min(5);
-
-    // AgentOS with seed 001's hooks, shut down through a oneshot.
-    let agent = Agent::builder()
+/// The seed-001 agent the load goes to.
+fn seed_agent() -> Result<Agent, agno::Error> {
+    Agent::builder()
         .id(AGENT_ID)
         .name("BackgroundTaskAgent")
         .model(OfflineModel::new())
@@ -557,11 +609,81 @@ async fn run(options: Options, workers: usize) -> Result<bool, Box<dyn std::erro
         .pre_hooks(hooks![log_request])
         .post_hooks(hooks![log_analytics, send_notification])
         .markdown(true)
-        .build()?;
-    let mut builder = AgentOS::builder().agents([agent]);
+        .build()
+}
+
+/// A second replica (`--replicas=2`): AgentOS with the same agent on the same PostgreSQL schema,
+/// on `127.0.0.1:0`, until its stdin closes.
+async fn replica(target: String) -> Result<(), Box<dyn std::error::Error>> {
+    let (url, schema) = target.rsplit_once('|').ok_or("AGENTOS_LOAD_REPLICA: expected url|schema")?;
+    let db = postgres::open(url, schema).await?;
+    let agent_os = AgentOS::builder().agents([seed_agent()?]).db(db).build()?;
+    let listener = listen()?;
+    println!("listening on {}", listener.local_addr()?);
+    let (stop, stopped) = oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        let _ = stop.send(());
+    });
+    let app = agent_os.get_app();
+    agent_os.serve_with(listener, app, async { stopped.await.unwrap_or(()) }).await?;
+    Ok(())
+}
+
+/// `psql -tAc sql` against `url`: the first value.
+fn psql_value(url: &str, sql: &str) -> Result<String, String> {
+    let out = std::process::Command::new("psql")
+        .args([url, "-X", "-v", "ON_ERROR_STOP=1", "-tAc", sql])
+        .output()
+        .map_err(|e| format!("psql: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("psql {sql}: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Runs the benchmark; whether something failed (errors, lost hooks).
+async fn run(options: Options, workers: usize) -> Result<bool, Box<dyn std::error::Error>> {
+    let Options { requests, concurrency, db, only, count_allocations, session, windows, url, postgres, replicas } =
+        options;
+    let form = match &session {
+        Some(id) => format!("{FORM}&session_id={id}"),
+        None => FORM.to_owned(),
+    };
+    let only = if windows > 0 || replicas > 1 { Only::AgentOS } else { only };
+    COUNT_ALLOCATIONS.store(count_allocations, Ordering::Relaxed);
+    let warmup = (requests / 10).clamp(1, 2_000);
+    let rounds = requests.min(5);
+
+    // AgentOS with seed 001's hooks, shut down through a oneshot.
+    let mut builder = AgentOS::builder().agents([seed_agent()?]);
     let db_dir = if db { Some(tempfile::tempdir()?) } else { None };
     if let Some(dir) = &db_dir {
         builder = builder.db(SqliteDb::new(dir.path().join("agent.db"))?);
+    }
+    // `--postgres`: a schema of its own on DATABASE_URL or a throwaway server.
+    let pg = if postgres {
+        let url = postgres::database_url()?;
+        let schema = format!("agentos_load_{}", std::process::id());
+        builder = builder.db(postgres::open(&url, &schema).await?);
+        Some((url, schema))
+    } else {
+        None
+    };
+    // `--replicas=2`: the second replica, a process of its own; killed if this one ends first.
+    let mut second = None;
+    if let (Some((url, schema)), true) = (&pg, replicas > 1) {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(std::env::current_exe()?)
+            .env(REPLICA_ENV, format!("{url}|{schema}"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or("the replica's stdout")?;
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line)?;
+        let addr: SocketAddr = line.trim().strip_prefix("listening on ").ok_or("the replica did not start")?.parse()?;
+        second = Some((child, addr));
     }
     let agent_os = Arc::new(builder.build()?);
     let listener = listen()?;
@@ -592,7 +714,11 @@ async fn run(options: Options, workers: usize) -> Result<bool, Box<dyn std::erro
     println!(
         "AgentOS: `POST /agents/{AGENT_ID}/runs`, offline model, seed 001's hooks (background pre, inline async post, \
          background async post; no prints, no sleeps); db: {}",
-        if db { "SqliteDb in a temp dir (--db)" } else { "none (--db stores every run in SQLite, as the seeds do)" }
+        match (&pg, db) {
+            (Some(_), _) => format!("PostgresDb with durable background hooks (--postgres), {replicas} replica(s)"),
+            (None, true) => "SqliteDb in a temp dir (--db)".to_owned(),
+            (None, false) => "none (--db stores every run in SQLite, as the seeds do)".to_owned(),
+        }
     );
     println!("bare:    `POST /bare`, an axum handler reading the same form and answering a small JSON");
     println!("request: Content-Type: application/x-www-form-urlencoded, body `{form}`\n");
@@ -644,7 +770,23 @@ async fn run(options: Options, workers: usize) -> Result<bool, Box<dyn std::erro
         for target in order {
             if only == Only::Both || only == target {
                 match target {
-                    Only::AgentOS => os_load.merge(os_target.load(share, concurrency, deadline, None).await),
+                    Only::AgentOS => match &second {
+                        // Two replicas: half the connections and requests each, at once.
+                        Some((_, addr)) => {
+                            let other = Target::new(*addr, &format!("/agents/{AGENT_ID}/runs"), &form, completed);
+                            let half = (concurrency / 2).max(1);
+                            let started = Instant::now();
+                            let (mut a, b) = tokio::join!(
+                                os_target.load(share / 2, half, deadline, None),
+                                other.load(share - share / 2, half, deadline, None)
+                            );
+                            let elapsed = started.elapsed();
+                            a.merge(b);
+                            a.elapsed = elapsed;
+                            os_load.merge(a);
+                        }
+                        None => os_load.merge(os_target.load(share, concurrency, deadline, None).await),
+                    },
                     _ => bare_load.merge(bare_target.load(share, concurrency, deadline, None).await),
                 }
             }
@@ -671,6 +813,51 @@ async fn run(options: Options, workers: usize) -> Result<bool, Box<dyn std::erro
         println!("warm-up errors: {} (first: {})", warm.errors, warm.first_error.as_deref().unwrap_or("-"));
     }
 
+    // Durable hooks: wait until every job is done (counted in the database, which both replicas
+    // share), and say how fast they drained.
+    let mut durable_lost = 0i128;
+    if let Some((url, schema)) = &pg {
+        let queue = format!("agno_background_hooks:{schema}");
+        let sql = format!(
+            "SELECT COUNT(*) FILTER (WHERE status = 'Done'), COUNT(*) FROM apalis.jobs WHERE job_type = '{queue}'"
+        );
+        let waited = Instant::now();
+        let (done, total) = loop {
+            let row = psql_value(url, &sql)?;
+            let (done, total) = row.split_once('|').ok_or("psql: an unexpected answer")?;
+            let (done, total): (u64, u64) = (done.parse()?, total.parse()?);
+            if done >= total || waited.elapsed() > TIME_LIMIT {
+                break (done, total);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let first = psql_value(
+            url,
+            &format!(
+                "SELECT EXTRACT(EPOCH FROM MIN(run_at))::float8, EXTRACT(EPOCH FROM MAX(done_at))::float8 FROM apalis.jobs WHERE job_type = '{queue}'"
+            ),
+        )?;
+        let span = first
+            .split_once('|')
+            .and_then(|(a, b)| Some(b.parse::<f64>().ok()? - a.parse::<f64>().ok()?))
+            .unwrap_or(f64::NAN);
+        let completed_hooks: u64 = psql_value(
+            url,
+            &format!("SELECT COUNT(*) FROM \"{schema}\".agno_hook_outcomes WHERE outcome->>'status' = 'completed'"),
+        )?
+        .parse()?;
+        println!(
+            "\ndurable hooks: {done} of {total} jobs done ({completed_hooks} hooks completed) in {span:.2} s from the first \
+             push to the last done: {:.0} hooks/s drained",
+            completed_hooks as f64 / span.max(1e-9)
+        );
+        durable_lost = i128::from(2 * total) - i128::from(completed_hooks);
+        if replicas > 1 {
+            // Answers of the second replica are not in this process's counters.
+            answered_by_os = os_load.ok + warm.ok;
+        }
+    }
+
     // Graceful shutdown: in-flight requests end, then the background hooks are waited for.
     let shutdown_started = Instant::now();
     let _ = stop_os.send(());
@@ -695,7 +882,20 @@ async fn run(options: Options, workers: usize) -> Result<bool, Box<dyn std::erro
     );
     println!("inline hooks: log_analytics {inline} (expected {answered_by_os})");
 
-    let failed = bare_load.errors + os_load.errors + warm.errors > 0 || lost != 0 || inline != answered_by_os;
+    if let Some((mut child, _)) = second {
+        drop(child.stdin.take());
+        child.wait()?;
+    }
+    let (lost, inline_expected) = if pg.is_some() && replicas > 1 {
+        // Two processes: the database's count is the one that covers both.
+        (durable_lost, inline)
+    } else {
+        (lost + durable_lost.min(0), answered_by_os)
+    };
+    if pg.is_some() {
+        println!("durable hooks lost (jobs x 2 - hooks completed): {durable_lost}");
+    }
+    let failed = bare_load.errors + os_load.errors + warm.errors > 0 || lost != 0 || inline != inline_expected;
     if failed {
         println!("\nFAILED: failed requests, lost hooks or a miscount (see above)");
     }

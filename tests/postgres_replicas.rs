@@ -3,6 +3,12 @@
 //!
 //! * One session written by two replicas in turn, 200 runs at 16 at a time: every answered run is
 //!   stored once, in that session, with `run_index` exactly `0..200`.
+//! * A replica killed (SIGKILL) right after it answered 20 runs, each with a durable background
+//!   hook that sleeps 3 s: every hook completes on the replica started after the kill, the
+//!   hooks the dead one had taken are delivered again (attempt 2), and the survivor's
+//!   `…/runs/{run_id}/hooks` shows each as completed.
+//! * A replica stopped gracefully while a durable hook runs past its grace period hands the job
+//!   back to the queue (not failed): the next replica runs it, as a second delivery.
 //!
 //! The replicas are this test binary started again with [`REPLICA_ENV`] set, running only
 //! [`replica_process`] (so no example binary can be missing or stale). A replica is killed when
@@ -48,6 +54,24 @@ mod replicas {
     const REPLICA_ENV: &str = "AGNO_POSTGRES_REPLICA";
     /// How long anything may take before the test calls it a hang.
     const HANG: Duration = Duration::from_secs(120);
+    /// Set in a replica that stops with a shorter grace period: milliseconds.
+    const GRACE_ENV: &str = "AGNO_POSTGRES_REPLICA_GRACE_MS";
+    /// Set in a replica whose agent has [`slow_notification`]: the file it appends to.
+    const HOOK_LOG_ENV: &str = "AGNO_POSTGRES_REPLICA_HOOK_LOG";
+
+    /// A background post-hook that takes 3 s, then appends `<run_id> <attempt> <pid>` to the file
+    /// [`HOOK_LOG_ENV`] names (one `write` per line, so lines of several processes do not mix).
+    #[hook(run_in_background = true)]
+    async fn slow_notification(run_output: &RunOutput, run_context: &RunContext) {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let attempt = run_context.delivery.as_ref().map_or(0, |d| d.attempt);
+        let line = format!("{} {attempt} {}\n", run_output.run_id, std::process::id());
+        if let Some(path) = std::env::var_os(HOOK_LOG_ENV) {
+            use std::io::Write;
+            let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).expect("the hook log");
+            file.write_all(line.as_bytes()).expect("append to the hook log");
+        }
+    }
 
     /// Not a test of its own: a replica the other tests start (this binary again, with
     /// [`REPLICA_ENV`] set). Without the variable it returns at once.
@@ -65,8 +89,16 @@ mod replicas {
         runtime.block_on(async {
             let db = PostgresDb::with_schema(url, schema).expect("the database");
             db.connect().await.expect("connecting and migrating");
-            let agent = Agent::builder().id(AGENT).db(db).build().expect("the agent");
-            let os = AgentOS::builder().agents([agent]).build().expect("AgentOS");
+            let mut agent = Agent::builder().id(AGENT).db(db);
+            if std::env::var_os(HOOK_LOG_ENV).is_some() {
+                agent = agent.post_hook(slow_notification);
+            }
+            let agent = agent.build().expect("the agent");
+            let mut os = AgentOS::builder().agents([agent]);
+            if let Some(ms) = std::env::var(GRACE_ENV).ok().and_then(|ms| ms.parse().ok()) {
+                os = os.shutdown_grace(Duration::from_millis(ms));
+            }
+            let os = os.build().expect("AgentOS");
             let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
             socket.bind(([127, 0, 0, 1], 0).into()).expect("bind 127.0.0.1:0");
             let listener = socket.listen(1024).expect("listen");
@@ -95,7 +127,29 @@ mod replicas {
 
     impl Replica {
         fn start(url: &str, schema: &str) -> Self {
-            let mut child = Command::new(std::env::current_exe().expect("the test binary"))
+            Self::start_with(url, schema, None)
+        }
+
+        /// A replica whose agent has the slow background hook, logging to `hook_log`.
+        fn start_with(url: &str, schema: &str, hook_log: Option<&std::path::Path>) -> Self {
+            Self::start_with_grace(url, schema, hook_log, None)
+        }
+
+        /// [`Replica::start_with`], with a shutdown grace period of `grace_ms`.
+        fn start_with_grace(
+            url: &str,
+            schema: &str,
+            hook_log: Option<&std::path::Path>,
+            grace_ms: Option<u64>,
+        ) -> Self {
+            let mut command = Command::new(std::env::current_exe().expect("the test binary"));
+            if let Some(ms) = grace_ms {
+                command.env(GRACE_ENV, ms.to_string());
+            }
+            if let Some(log) = hook_log {
+                command.env(HOOK_LOG_ENV, log);
+            }
+            let mut child = command
                 .args(["replicas::replica_process", "--exact", "--nocapture", "--test-threads=1"])
                 .env(REPLICA_ENV, format!("{url}|{schema}"))
                 .env_remove("OS_SECURITY_KEY")
@@ -121,6 +175,12 @@ mod replicas {
 
         fn output(&self) -> String {
             self.log.lock().unwrap().join("\n")
+        }
+
+        /// SIGKILL, then reap.
+        fn kill(&mut self) {
+            self.child.kill().expect("SIGKILL a replica");
+            self.child.wait().expect("reap a replica");
         }
 
         /// Closes its stdin and waits, bounded, for a clean exit.
@@ -249,5 +309,143 @@ mod replicas {
         let all = psql(&url, &format!("SELECT COUNT(*) FROM \"{schema}\".agno_runs"));
         assert_eq!(all, [RUNS.to_string()]);
         eprintln!("two replicas: {RUNS} runs of one session answered and stored with run_index 0..{RUNS}");
+    }
+
+    /// Runs answered by the replica that is then killed.
+    const KILLED_RUNS: usize = 20;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_killed_replica_loses_no_background_hook() {
+        let Some(url) = pg_server::database_url_or_skip("a_killed_replica_loses_no_background_hook") else { return };
+        let schema = schema("killed");
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let hook_log = dir.path().join("hooks.log");
+        let mut doomed = Replica::start_with(&url, &schema, Some(&hook_log));
+        agno::models::openai::install_tls_provider();
+        let client = reqwest::Client::builder().timeout(HANG).build().expect("an HTTP client");
+        let mut run_ids = Vec::new();
+        for i in 0..KILLED_RUNS {
+            let form = [("message", format!("run {i}")), ("stream", "false".to_owned())];
+            let response =
+                client.post(format!("{}/agents/{AGENT}/runs", doomed.base)).form(&form).send().await.expect("a run");
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.expect("a JSON answer");
+            assert_eq!((status, body["status"].as_str()), (200, Some("COMPLETED")), "{body}\n{}", doomed.output());
+            run_ids.push(body["run_id"].as_str().expect("a run id").to_owned());
+        }
+        // Right after the answers: the hooks are queued or running (each takes 3 s).
+        doomed.kill();
+        let killed_at = std::time::Instant::now();
+        let done_before_kill = std::fs::read_to_string(&hook_log).unwrap_or_default().lines().count();
+        assert!(done_before_kill < KILLED_RUNS, "every hook had finished before the kill: nothing to recover");
+
+        let survivor = Replica::start_with(&url, &schema, Some(&hook_log));
+        let deadline = std::time::Instant::now() + HANG;
+        let completed_by_survivor = loop {
+            let log = std::fs::read_to_string(&hook_log).unwrap_or_default();
+            let survivor_lines: Vec<(String, u32)> = log
+                .lines()
+                .filter_map(|line| {
+                    let mut fields = line.split(' ');
+                    let (run, attempt, pid) = (fields.next()?, fields.next()?, fields.next()?);
+                    (pid == survivor.child.id().to_string()).then(|| (run.to_owned(), attempt.parse().unwrap_or(0)))
+                })
+                .collect();
+            let finished: HashSet<String> =
+                log.lines().filter_map(|l| l.split(' ').next().map(str::to_owned)).collect();
+            if run_ids.iter().all(|id| finished.contains(id)) {
+                break survivor_lines;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "hooks still missing after {HANG:?}\n{log}\n{}",
+                survivor.output()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let recovered = killed_at.elapsed();
+        // Every hook the dead replica had not finished ran on the survivor; the ones it had taken
+        // came back as a second delivery.
+        assert_eq!(completed_by_survivor.len() + done_before_kill, KILLED_RUNS, "each hook completed once");
+        let redelivered = completed_by_survivor.iter().filter(|(_, attempt)| *attempt >= 2).count();
+        assert!(completed_by_survivor.iter().all(|(_, attempt)| *attempt >= 1), "{completed_by_survivor:?}");
+        eprintln!(
+            "killed replica: {done_before_kill} hooks had finished before the kill, {} completed on the survivor \
+             ({redelivered} of them taken from the dead replica, attempt 2) within {:.1} s of the kill",
+            completed_by_survivor.len(),
+            recovered.as_secs_f64()
+        );
+        // The survivor answers for every run's hooks from the shared store.
+        for run_id in &run_ids {
+            let hooks: Value = client
+                .get(format!("{}/agents/{AGENT}/runs/{run_id}/hooks", survivor.base))
+                .send()
+                .await
+                .expect("the hooks route")
+                .json()
+                .await
+                .expect("JSON");
+            assert_eq!(hooks["hooks"][0]["status"], "completed", "{hooks}");
+            assert_eq!(hooks["hooks"][0]["hook"], "slow_notification", "{hooks}");
+        }
+        let mut survivor = survivor;
+        survivor.stop();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_replica_stopped_mid_hook_hands_its_job_back() {
+        let Some(url) = pg_server::database_url_or_skip("a_replica_stopped_mid_hook_hands_its_job_back") else {
+            return;
+        };
+        let schema = schema("handed_back");
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let hook_log = dir.path().join("hooks.log");
+        // A grace period shorter than the hook's 3 s.
+        let mut stopping = Replica::start_with_grace(&url, &schema, Some(&hook_log), Some(500));
+        agno::models::openai::install_tls_provider();
+        let client = reqwest::Client::builder().timeout(HANG).build().expect("an HTTP client");
+        let form = [("message", "hello"), ("stream", "false")];
+        let response =
+            client.post(format!("{}/agents/{AGENT}/runs", stopping.base)).form(&form).send().await.expect("a run");
+        let body: Value = response.json().await.expect("JSON");
+        let run_id = body["run_id"].as_str().expect("a run id").to_owned();
+        // Wait until its worker runs the hook, then stop the replica gracefully.
+        let deadline = std::time::Instant::now() + HANG;
+        loop {
+            let status = psql(
+                &url,
+                &format!(
+                    "SELECT outcome->>'status' FROM \"{schema}\".agno_hook_outcomes WHERE job_run_id = '{run_id}'"
+                ),
+            );
+            if status == ["running"] {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the hook never started: {status:?}\n{}", stopping.output());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        stopping.stop();
+        assert!(!std::fs::read_to_string(&hook_log).unwrap_or_default().contains(&run_id), "the hook finished anyway");
+        let jobs = psql(
+            &url,
+            &format!("SELECT status, attempts FROM apalis.jobs WHERE job_type = 'agno_background_hooks:{schema}'"),
+        );
+        assert_eq!(jobs.len(), 1, "{jobs:?}");
+        assert!(jobs[0].starts_with("Pending|"), "the job went back to the queue, not failed: {jobs:?}");
+        // The next replica takes it.
+        let next = Replica::start_with(&url, &schema, Some(&hook_log));
+        loop {
+            let log = std::fs::read_to_string(&hook_log).unwrap_or_default();
+            if let Some(line) = log.lines().find(|l| l.starts_with(&run_id)) {
+                let fields: Vec<&str> = line.split(' ').collect();
+                assert_eq!(fields[1], "2", "a second delivery: {line}");
+                assert_eq!(fields[2], next.child.id().to_string(), "run by the next replica: {line}");
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the handed-back hook never ran\n{}", next.output());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut next = next;
+        next.stop();
     }
 }

@@ -9,13 +9,13 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use agno_core::db::HookOutcome;
 use agno_core::hooks::{BackgroundHook, BackgroundScheduler, HookStage, SharedHook};
 use agno_core::run::RunnerKind;
 use agno_core::{RunContext, Runner};
 use axum::body::Body;
 use bytes::Bytes;
 use http_body::Frame;
-use serde::Serialize;
 use tokio::sync::{Notify, oneshot};
 use tracing::Instrument;
 
@@ -120,45 +120,33 @@ impl Tracker {
     }
 }
 
-/// Collects one run's background hooks (the run hands them over at its end).
+/// Collects one run's background hooks (the run hands them over at its end). A durable one
+/// asks a run stored in a database with a hook queue to queue them there instead.
 #[derive(Default)]
-pub(crate) struct Collected(Mutex<Vec<BackgroundHook>>);
+pub(crate) struct Collected {
+    hooks: Mutex<Vec<BackgroundHook>>,
+    durable: bool,
+}
 
 impl BackgroundScheduler for Collected {
     fn schedule(&self, hooks: Vec<BackgroundHook>) {
-        lock(&self.0).extend(hooks);
+        lock(&self.hooks).extend(hooks);
+    }
+
+    fn durable(&self) -> bool {
+        self.durable
     }
 }
 
 impl Collected {
-    fn take(&self) -> Vec<BackgroundHook> {
-        std::mem::take(&mut *lock(&self.0))
+    /// A collector for a run of `runner`: durable when its database has a hook queue.
+    pub(crate) fn for_runner(runner: &Runner) -> Self {
+        Self { hooks: Mutex::new(Vec::new()), durable: runner.db().is_some_and(|db| db.hook_queue().is_some()) }
     }
-}
 
-/// What happened to one background hook.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct HookOutcome {
-    /// The hook's name.
-    pub hook: String,
-    /// The run the hook belongs to: the request's run, or one of its member or step runs.
-    pub run_id: String,
-    /// `"agent"`, `"team"` or `"workflow"`: whose hook it is.
-    pub runner: &'static str,
-    /// That agent's, team's or workflow's id.
-    pub runner_id: String,
-    /// `"pre"` or `"post"`.
-    pub stage: &'static str,
-    /// 1-based position in its list.
-    pub position: usize,
-    /// `queued`, `running`, `completed` or `failed`.
-    pub status: &'static str,
-    /// The error, when failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// How long it ran, in milliseconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub duration_ms: Option<f64>,
+    fn take(&self) -> Vec<BackgroundHook> {
+        std::mem::take(&mut *lock(&self.hooks))
+    }
 }
 
 /// One background hook of a run, as the log keeps it: the hook (its name is read when asked
@@ -199,17 +187,19 @@ impl RunRecord {
                 HookOutcome {
                     hook: slot.hook.name().to_owned(),
                     run_id: slot.run.run_id.clone(),
-                    runner: slot.runner.kind().as_str(),
+                    runner: slot.runner.kind().as_str().to_owned(),
                     runner_id: slot.runner.id().to_owned(),
                     stage: match slot.stage {
                         HookStage::Pre => "pre",
                         HookStage::Post => "post",
-                    },
+                    }
+                    .to_owned(),
                     position: slot.position,
-                    status: ["queued", "running", "completed", "failed"][usize::from(status.min(FAILED))],
+                    status: ["queued", "running", "completed", "failed"][usize::from(status.min(FAILED))].to_owned(),
                     error: slot.error.get().cloned(),
                     duration_ms: (status >= COMPLETED)
                         .then(|| slot.duration_us.load(Ordering::Acquire) as f64 / 1000.0),
+                    attempt: None,
                 }
             })
             .collect()

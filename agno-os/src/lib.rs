@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 mod background;
+mod durable;
 mod error;
 mod form;
 mod openapi;
@@ -42,7 +43,7 @@ use agno_core::{Agent, Runner, Team, Workflow};
 use axum::Router;
 use tokio::net::TcpListener;
 
-pub use background::HookOutcome;
+pub use agno_core::db::HookOutcome;
 pub use error::ApiError;
 pub use routes::DEFAULT_CORS_ORIGINS;
 
@@ -343,8 +344,24 @@ impl AgentOS {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<ShutdownReport, OsError> {
         let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, service).with_graceful_shutdown(shutdown).await?;
-        Ok(self.drain().await)
+        // Durable background hooks: a worker per hook queue while the server runs.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let workers = durable::start_workers(&self.state, &stopped, self.grace);
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
+        let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+        let report = self.drain().await;
+        // The workers stopped taking jobs with the server; they finish within the grace period
+        // or hand their jobs back to the queue.
+        for worker in workers {
+            if let Err(e) = worker.await {
+                tracing::error!(error = %e, "a durable background hook worker panicked");
+            }
+        }
+        served?;
+        Ok(report)
     }
 
     /// Waits up to the grace period for background hooks and runs; logs what is left.

@@ -19,6 +19,7 @@
 pub(crate) mod contract;
 mod default;
 mod error;
+mod hook_queue;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -29,6 +30,7 @@ use std::sync::Arc;
 pub use default::default_db;
 pub(crate) use error::ready;
 pub use error::{DbError, DbFuture};
+pub use hook_queue::{HookOutcome, HookQueue, JobFailure, JobHandler};
 pub use memory::InMemoryDb;
 #[cfg(feature = "postgres")]
 pub use postgres::{DEFAULT_SCHEMA, PostgresDb};
@@ -237,6 +239,27 @@ pub trait Db: Send + Sync + 'static {
     /// Saves an evaluation (inserted, or replaced if its `run_id` is stored already).
     fn save_eval_run<'a>(&'a self, eval_run: &'a EvalRun) -> DbFuture<'a, ()>;
 
+    /// The durable queue of background hooks this database holds, if it has one
+    /// (`PostgresDb`); `None` (the default) keeps background hooks in the process.
+    fn hook_queue(&self) -> Option<Arc<dyn HookQueue>> {
+        None
+    }
+
+    /// [`Db::save_runs`] and a job of the run's background hooks, in one transaction: the hooks
+    /// are queued if and only if the runs are stored. Only a database with a
+    /// [`Db::hook_queue`] can; the default refuses.
+    fn save_runs_with_hooks<'a>(
+        &'a self,
+        session: &'a Session,
+        runs: &'a [&'a RunOutput],
+        job: &'a crate::hooks::HookJob,
+    ) -> DbFuture<'a, ()> {
+        let _ = (session, runs, job);
+        Box::pin(
+            async move { Err(DbError::Config(format!("{} has no durable queue for background hooks", self.id()))) },
+        )
+    }
+
     /// One evaluation by its id.
     fn get_eval_run<'a>(&'a self, run_id: &'a str) -> DbFuture<'a, Option<EvalRun>>;
 
@@ -283,6 +306,17 @@ impl<D: Db + ?Sized> Db for Arc<D> {
     }
     fn get_eval_runs<'a>(&'a self, query: &'a EvalRunQuery) -> DbFuture<'a, Vec<EvalRun>> {
         (**self).get_eval_runs(query)
+    }
+    fn hook_queue(&self) -> Option<Arc<dyn HookQueue>> {
+        (**self).hook_queue()
+    }
+    fn save_runs_with_hooks<'a>(
+        &'a self,
+        session: &'a Session,
+        runs: &'a [&'a RunOutput],
+        job: &'a crate::hooks::HookJob,
+    ) -> DbFuture<'a, ()> {
+        (**self).save_runs_with_hooks(session, runs, job)
     }
 }
 

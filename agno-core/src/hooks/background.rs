@@ -15,6 +15,15 @@ pub trait BackgroundScheduler: Send + Sync + 'static {
     /// Takes one run's background hooks, in queue order (pre-hooks, then post-hooks, each in list
     /// order). They should run one after another in that order.
     fn schedule(&self, hooks: Vec<BackgroundHook>);
+
+    /// Whether a run stored in a database with a durable queue ([`Db::hook_queue`]) should queue
+    /// its background hooks there, in the transaction that stores it, instead of handing them to
+    /// [`BackgroundScheduler::schedule`] (default: no).
+    ///
+    /// [`Db::hook_queue`]: crate::db::Db::hook_queue
+    fn durable(&self) -> bool {
+        false
+    }
 }
 
 /// A hook waiting to run in the background, with its own copies of what it receives.
@@ -76,6 +85,35 @@ impl BackgroundHook {
             debug_mode: run.debug_mode,
             tasks: params.contains(HookParams::TASKS).then(|| run.tasks.cloned()).flatten(),
         }
+    }
+
+    /// A hook taken back out of a [`HookJob`](super::HookJob): its copies as they were stored.
+    pub(crate) fn from_copies(
+        hook: SharedHook,
+        stage: HookStage,
+        position: usize,
+        copies: (Option<RunInput>, Option<RunOutput>, RunContext, Session, bool),
+        runner: Runner,
+        tasks: Option<Tasks>,
+    ) -> Self {
+        let (run_input, run_output, run_context, session, debug_mode) = copies;
+        Self {
+            hook,
+            stage,
+            position,
+            run_input,
+            run_output,
+            run_context: Arc::new(run_context),
+            runner,
+            session: Arc::new(session),
+            debug_mode,
+            tasks,
+        }
+    }
+
+    /// The copies the hook runs on, to be written into a [`HookJob`](super::HookJob).
+    pub(crate) fn copies(&self) -> (Option<&RunInput>, Option<&RunOutput>, &RunContext, &Session, bool) {
+        (self.run_input.as_ref(), self.run_output.as_ref(), &self.run_context, &self.session, self.debug_mode)
     }
 
     /// The hook's name.

@@ -14,6 +14,7 @@
 
 pub(crate) mod background;
 mod call;
+pub mod durable;
 pub mod params;
 
 use std::ops::BitOr;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 pub use background::{BackgroundHook, BackgroundScheduler};
 pub(crate) use call::call_hook;
 pub use call::{HookCall, HookError, IntoHookResult};
+pub use durable::{HookEntry, HookJob, ResolveError, RunnerRef};
 
 use crate::agent::Agent;
 use crate::run::{RunContext, RunInput, RunOutput, Runner};

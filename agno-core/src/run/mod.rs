@@ -207,6 +207,23 @@ pub struct RunContext {
     /// null.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub extra: Map<String, Value>,
+    /// For a durable background hook (AgentOS on PostgreSQL): which delivery this is. Delivery
+    /// is at least once, so a hook with effects outside the run checks
+    /// [`Delivery::idempotency_key`] before repeating them. `None` everywhere else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
+}
+
+/// How a durable background hook is being delivered: it may run more than once (a replica that
+/// died mid-hook has it run again by another), so it is told which attempt this is and a key
+/// that is the same on every attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// 1 for the first attempt, 2 for the first retry, ...
+    pub attempt: u32,
+    /// `<run_id>:<pre|post>:<position>:<hook name>`: the same on every attempt of this hook of
+    /// this run, and different for every other.
+    pub idempotency_key: String,
 }
 
 /// The output of a run: what the caller gets back and what is stored.

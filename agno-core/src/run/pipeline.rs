@@ -34,6 +34,7 @@ use super::{
 use crate::checks::{InputCheckError, OutputCheckError};
 use crate::db::{Db, RunQuery, may_write};
 use crate::error::{Error, Result};
+use crate::hooks::HookJob;
 use crate::hooks::background::RunSnapshot;
 use crate::hooks::{
     BackgroundHook, BackgroundScheduler, Hook, HookContext, HookError, HookStage, SharedHook, call_hook,
@@ -694,8 +695,15 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
     };
     let session_state = session_state.or_else(|| session.session_state().cloned()).unwrap_or_default();
     let metadata = metadata.map(Value::Object);
-    let run_context =
-        RunContext { run_id: run_id.clone(), session_id: session_id.clone(), user_id, metadata, session_state, extra };
+    let run_context = RunContext {
+        run_id: run_id.clone(),
+        session_id: session_id.clone(),
+        user_id,
+        metadata,
+        session_state,
+        extra,
+        delivery: None,
+    };
     let debug_mode = debug_mode.unwrap_or(common.debug_mode);
     let store_events = sink.is_some() && store_events.unwrap_or(common.store_events);
     let model = runner.model();
@@ -879,7 +887,20 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
                 tree(child, &mut runs);
             }
             tree(&output, &mut runs);
-            db.save_runs(row, &runs).await
+            let durable =
+                !jobs.is_empty() && mode.scheduler.as_ref().is_some_and(|s| s.durable()) && db.hook_queue().is_some();
+            if durable {
+                // The hooks are queued in the run's own transaction; a worker of any process
+                // runs them.
+                let job = HookJob::new(&output.run_id, &runner, &jobs);
+                let saved = db.save_runs_with_hooks(row, &runs, &job).await;
+                if saved.is_ok() {
+                    jobs.clear();
+                }
+                saved
+            } else {
+                db.save_runs(row, &runs).await
+            }
         }
         None => Ok(()),
     };

@@ -266,7 +266,7 @@ async fn create_run(
         return detached_run(&state, &runner, form, run_id, session_id);
     }
 
-    let collected = Arc::new(Collected::default());
+    let collected = Arc::new(Collected::for_runner(&runner));
     let mode = if state.all_hooks_in_background {
         BackgroundMode::all_hooks(collected.clone())
     } else {
@@ -461,10 +461,20 @@ async fn run_hooks(
     kind: RunnerKind,
     (owner_id, run_id): (String, String),
 ) -> Result<Json<Value>, ApiError> {
-    state.runner(kind, &owner_id).ok_or_else(|| ApiError::not_found(kind))?;
-    let hooks = state
-        .hook_log
-        .get(&run_id, kind, &owner_id)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "No background hooks recorded for this run (yet)"))?;
+    let runner = state.runner(kind, &owner_id).ok_or_else(|| ApiError::not_found(kind))?;
+    let none = || ApiError::new(StatusCode::NOT_FOUND, "No background hooks recorded for this run (yet)");
+    // Durable hooks: what any replica recorded, in the shared database.
+    if let Some((db, queue)) = runner.db().and_then(|db| Some((db, db.hook_queue()?))) {
+        let run = db.get_run(&run_id).await?.ok_or_else(none)?;
+        if run.runner() != (kind, owner_id.as_str()) {
+            return Err(none());
+        }
+        let hooks = queue.outcomes(&run_id).await?;
+        if hooks.is_empty() {
+            return Err(none());
+        }
+        return Ok(Json(json!({ "run_id": run_id, "hooks": hooks })));
+    }
+    let hooks = state.hook_log.get(&run_id, kind, &owner_id).ok_or_else(none)?;
     Ok(Json(json!({ "run_id": run_id, "hooks": hooks })))
 }

@@ -15,11 +15,15 @@
 //! Connecting is lazy: [`PostgresDb::new`] only parses the URL; the pool connects and the
 //! migrations run on first use ([`PostgresDb::connect`] does it at once).
 
+mod hook_queue;
 mod schema;
 #[cfg(test)]
 pub(crate) mod test_server;
 
+pub use hook_queue::QueueTiming;
+
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -28,11 +32,15 @@ use sqlx::types::Json;
 use sqlx::{PgPool, Row};
 use tokio::sync::OnceCell;
 
+use self::hook_queue::PgHookQueue;
 use self::schema::{
     EVAL_COLUMNS, MIGRATIONS, MIGRATIONS_TABLE, RUN_FILTER, SESSION_COLUMNS, SESSION_FILTER, UPSERT_EVAL_RUN,
     UPSERT_RUN, UPSERT_SESSION, runs_sql,
 };
-use super::{Db, DbError, DbFuture, EvalRun, EvalRunQuery, RunQuery, SessionPage, SessionQuery, SessionSort};
+use super::{
+    Db, DbError, DbFuture, EvalRun, EvalRunQuery, HookQueue, RunQuery, SessionPage, SessionQuery, SessionSort,
+};
+use crate::hooks::HookJob;
 use crate::run::RunOutput;
 use crate::session::{Session, SessionType};
 
@@ -52,17 +60,54 @@ const DEFAULT_MAX_CONNECTIONS: u32 = 16;
 /// # Ok(()) }
 /// ```
 pub struct PostgresDb {
+    connection: Arc<Connection>,
+    id: String,
+    sql: Statements,
+    timing: QueueTiming,
+    /// The durable queue of background hooks (`None` with `durable_hooks(false)`).
+    queue: Option<Arc<dyn HookQueue>>,
+}
+
+/// How to reach the database, and the pool once it is made (on first use, in a tokio runtime).
+#[derive(Clone)]
+pub(super) struct Connection {
     options: PgPoolOptions,
     connect: PgConnectOptions,
     pool: OnceCell<PgPool>,
+    /// The quoted schema of agno's tables.
     schema: String,
-    id: String,
-    sql: Statements,
+    /// Whether apalis's tables are set up too.
+    durable: bool,
+}
+
+impl Connection {
+    /// The pool, made and migrated on first use.
+    pub(super) async fn pool(&self) -> Result<&PgPool, DbError> {
+        self.pool
+            .get_or_try_init(|| async {
+                let pool = self.options.clone().connect_lazy_with(self.connect.clone());
+                migrate(&pool, &self.schema).await?;
+                if self.durable {
+                    hook_queue::setup(&pool).await?;
+                }
+                Ok(pool)
+            })
+            .await
+    }
+
+    /// The quoted schema.
+    pub(super) fn schema(&self) -> &str {
+        &self.schema
+    }
 }
 
 impl std::fmt::Debug for PostgresDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PostgresDb").field("id", &self.id).field("schema", &self.schema).finish_non_exhaustive()
+        f.debug_struct("PostgresDb")
+            .field("id", &self.id)
+            .field("schema", &self.connection.schema)
+            .field("durable_hooks", &self.queue.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -178,15 +223,56 @@ impl PostgresDb {
         let options =
             PgPoolOptions::new().max_connections(max_connections.max(1)).acquire_timeout(Duration::from_secs(10));
         let quoted = format!("\"{schema}\"");
-        Ok(Self { options, connect, pool: OnceCell::new(), sql: Statements::new(&quoted), schema: quoted, id })
+        let connection = Connection { options, connect, pool: OnceCell::new(), schema: quoted, durable: true };
+        let db = Self {
+            sql: Statements::new(&connection.schema),
+            connection: Arc::new(connection),
+            id,
+            timing: QueueTiming::default(),
+            queue: None,
+        };
+        Ok(db.with_queue())
+    }
+
+    /// Rebuilds the connection with `change` made (before first use) and the queue on it.
+    fn reconfigured(mut self, change: impl FnOnce(&mut Connection)) -> Self {
+        self.queue = None;
+        let mut connection = (*self.connection).clone();
+        change(&mut connection);
+        self.connection = Arc::new(connection);
+        self.with_queue()
+    }
+
+    /// The durable hook queue on the current connection, if durable hooks are on.
+    fn with_queue(mut self) -> Self {
+        self.queue = self.connection.durable.then(|| {
+            Arc::new(PgHookQueue { connection: Arc::clone(&self.connection), timing: self.timing })
+                as Arc<dyn HookQueue>
+        });
+        self
     }
 
     /// How long a call waits for a connection before it fails (10 s unless set): a database that
     /// is down fails the runs waiting for it after this long, with the reason.
     #[must_use]
-    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
-        self.options = self.options.acquire_timeout(timeout);
-        self
+    pub fn acquire_timeout(self, timeout: Duration) -> Self {
+        self.reconfigured(|c| c.options = c.options.clone().acquire_timeout(timeout))
+    }
+
+    /// Whether AgentOS queues background hooks in this database (on by default): then a run and
+    /// its background hooks are committed together, a worker in every replica runs them, and a
+    /// replica that dies loses none. Off, they run in the process that answered, as with SQLite.
+    #[must_use]
+    pub fn durable_hooks(self, on: bool) -> Self {
+        self.reconfigured(|c| c.durable = on)
+    }
+
+    /// The timing of the durable hook queue (heartbeat, heartbeats missed before a worker's jobs
+    /// are taken by another, deliveries at most, fetch batch).
+    #[must_use]
+    pub fn queue_timing(mut self, timing: QueueTiming) -> Self {
+        self.timing = timing;
+        self.with_queue()
     }
 
     /// Connects and lays out the tables now (the first call of any other method does it too).
@@ -194,20 +280,70 @@ impl PostgresDb {
         self.pool().await.map(|_| ())
     }
 
+    /// The pool, made and migrated on first use.
+    async fn pool(&self) -> Result<&PgPool, DbError> {
+        self.connection.pool().await
+    }
+
     /// Where this database is, without the password: `postgres:user@host:port/database`.
     pub fn describe(&self) -> &str {
         &self.id
     }
+}
 
-    /// The pool, made and migrated on first use.
-    async fn pool(&self) -> Result<&PgPool, DbError> {
-        self.pool
-            .get_or_try_init(|| async {
-                let pool = self.options.clone().connect_lazy_with(self.connect.clone());
-                migrate(&pool, &self.schema).await?;
-                Ok(pool)
-            })
+impl PostgresDb {
+    /// One transaction: the session row (locked until the commit), the runs, and the job of
+    /// background hooks if there is one.
+    async fn save(&self, session: &Session, runs: &[&RunOutput], job: Option<&HookJob>) -> Result<(), DbError> {
+        let pool = self.pool().await?;
+        let now = crate::run::now_unix();
+        let mut tx = pool.begin().await.map_err(failed("saving runs"))?;
+        let written = sqlx::query(sqlx::AssertSqlSafe(self.sql.upsert_session.as_str()))
+            .bind(&session.session_id)
+            .bind(session.session_type.as_str())
+            .bind(session.agent_id.as_deref())
+            .bind(session.user_id.as_deref())
+            .bind(session.session_data.as_ref())
+            .bind(session.agent_data.as_ref())
+            .bind(session.metadata.as_ref())
+            .bind(session.created_at)
+            .bind(session.updated_at)
+            .bind(session.team_id.as_deref())
+            .bind(session.workflow_id.as_deref())
+            .bind(session.team_data.as_ref())
+            .bind(session.workflow_data.as_ref())
+            .execute(&mut *tx)
             .await
+            .map_err(failed("saving a session"))?;
+        if written.rows_affected() == 0 {
+            // The row exists and the guard refused the update; nothing is written.
+            tracing::warn!(session_id = %session.session_id, "session belongs to another user: run not saved");
+            tx.rollback().await.map_err(failed("rolling back a refused save"))?;
+            return Err(DbError::Ownership { session_id: session.session_id.clone() });
+        }
+        for run in runs {
+            let (kind, _) = run.runner();
+            sqlx::query(sqlx::AssertSqlSafe(self.sql.upsert_run.as_str()))
+                .bind(&run.run_id)
+                .bind(&session.session_id)
+                .bind((!run.agent_id.is_empty()).then_some(run.agent_id.as_str()))
+                .bind(run.user_id.as_deref())
+                .bind(run.parent_run_id.as_deref())
+                .bind(run.status.as_str())
+                .bind(Json(run))
+                .bind(run.created_at)
+                .bind(now)
+                .bind(kind.as_str())
+                .bind(run.team_id.as_deref())
+                .bind(run.workflow_id.as_deref())
+                .execute(&mut *tx)
+                .await
+                .map_err(failed("saving a run"))?;
+        }
+        if let Some(job) = job {
+            hook_queue::push(&mut tx, self.connection.schema(), &self.timing, job).await?;
+        }
+        tx.commit().await.map_err(failed("committing runs"))
     }
 }
 
@@ -530,53 +666,24 @@ impl Db for PostgresDb {
     }
 
     fn save_runs<'a>(&'a self, session: &'a Session, runs: &'a [&'a RunOutput]) -> DbFuture<'a, ()> {
+        Box::pin(async move { self.save(session, runs, None).await })
+    }
+
+    fn hook_queue(&self) -> Option<Arc<dyn HookQueue>> {
+        self.queue.clone()
+    }
+
+    fn save_runs_with_hooks<'a>(
+        &'a self,
+        session: &'a Session,
+        runs: &'a [&'a RunOutput],
+        job: &'a HookJob,
+    ) -> DbFuture<'a, ()> {
         Box::pin(async move {
-            let pool = self.pool().await?;
-            let now = crate::run::now_unix();
-            let mut tx = pool.begin().await.map_err(failed("saving runs"))?;
-            let written = sqlx::query(sqlx::AssertSqlSafe(self.sql.upsert_session.as_str()))
-                .bind(&session.session_id)
-                .bind(session.session_type.as_str())
-                .bind(session.agent_id.as_deref())
-                .bind(session.user_id.as_deref())
-                .bind(session.session_data.as_ref())
-                .bind(session.agent_data.as_ref())
-                .bind(session.metadata.as_ref())
-                .bind(session.created_at)
-                .bind(session.updated_at)
-                .bind(session.team_id.as_deref())
-                .bind(session.workflow_id.as_deref())
-                .bind(session.team_data.as_ref())
-                .bind(session.workflow_data.as_ref())
-                .execute(&mut *tx)
-                .await
-                .map_err(failed("saving a session"))?;
-            if written.rows_affected() == 0 {
-                // The row exists and the guard refused the update; nothing is written.
-                tracing::warn!(session_id = %session.session_id, "session belongs to another user: run not saved");
-                tx.rollback().await.map_err(failed("rolling back a refused save"))?;
-                return Err(DbError::Ownership { session_id: session.session_id.clone() });
+            if self.queue.is_none() {
+                return Err(DbError::Config(format!("{}: durable hooks are off", self.id)));
             }
-            for run in runs {
-                let (kind, _) = run.runner();
-                sqlx::query(sqlx::AssertSqlSafe(self.sql.upsert_run.as_str()))
-                    .bind(&run.run_id)
-                    .bind(&session.session_id)
-                    .bind((!run.agent_id.is_empty()).then_some(run.agent_id.as_str()))
-                    .bind(run.user_id.as_deref())
-                    .bind(run.parent_run_id.as_deref())
-                    .bind(run.status.as_str())
-                    .bind(Json(run))
-                    .bind(run.created_at)
-                    .bind(now)
-                    .bind(kind.as_str())
-                    .bind(run.team_id.as_deref())
-                    .bind(run.workflow_id.as_deref())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(failed("saving a run"))?;
-            }
-            tx.commit().await.map_err(failed("committing runs"))
+            self.save(session, runs, Some(job)).await
         })
     }
 
@@ -665,7 +772,7 @@ mod tests {
     async fn migrations_are_applied_once_by_replicas_starting_together() {
         let Some(first) = open("migrations").await else { return };
         let url = test_server::database_url_or_skip("migrations").unwrap();
-        let schema = first.schema.trim_matches('"').to_owned();
+        let schema = first.connection.schema().trim_matches('"').to_owned();
         let tasks: Vec<_> = (0..4)
             .map(|_| {
                 let db = PostgresDb::with_schema(&url, &schema).unwrap();
@@ -677,7 +784,7 @@ mod tests {
         }
         let versions: Vec<i32> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT version FROM {}.agno_rs_migrations ORDER BY version",
-            first.schema
+            first.connection.schema()
         )))
         .fetch_all(first.pool().await.unwrap())
         .await
@@ -702,7 +809,7 @@ mod tests {
         }
         let indexes: Vec<i32> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT run_index FROM {}.agno_runs ORDER BY run_index",
-            db.schema
+            db.connection.schema()
         )))
         .fetch_all(db.pool().await.unwrap())
         .await

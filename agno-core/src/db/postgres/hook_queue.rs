@@ -1,0 +1,253 @@
+//! The durable queue of background hooks of a [`super::PostgresDb`], on apalis-postgres: a run's
+//! [`HookJob`] is pushed in the transaction that stores the run, every process runs a worker
+//! that takes jobs, and each hook's outcome goes to `agno_hook_outcomes`, so any replica can
+//! answer `…/runs/{run_id}/hooks`.
+//!
+//! apalis keeps its jobs in its own schema, `apalis` (it cannot be moved). A worker heartbeats
+//! every [`QueueTiming::heartbeat`]; a job held by a worker that missed
+//! [`QueueTiming::missed_heartbeats`] of them (its process died) is taken again by another
+//! worker: delivery is at least once. Workers are woken by `LISTEN/NOTIFY` when a job is pushed,
+//! and poll at every heartbeat as well.
+//!
+//! Two rules from apalis 1.0's behaviour: every worker has a name of its own (a restarted
+//! process under an old name would keep its dead jobs locked), and jobs are fetched without a
+//! concurrency limit (a limit with a larger fetch batch stalls the heartbeat, and jobs then run
+//! twice). One job holds one run's hooks, which run one after another.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use apalis::prelude::{
+    AbortError, Attempt, BoxDynError, Data, DeferredError, TaskBuilder, TaskId, WorkerBuilder, WorkerContext,
+};
+use apalis_postgres::{Config, PgTask, PostgresStorage};
+use sqlx::{PgConnection, PgPool, Row};
+
+use super::Connection;
+use crate::db::{DbError, DbFuture, HookOutcome, HookQueue, JobFailure, JobHandler};
+use crate::hooks::HookJob;
+
+/// The apalis queue (its `job_type`) of the background hooks of agno's tables in `schema`: apalis
+/// keeps every queue in one schema of its own, so deployments on one database with agno's tables
+/// in different schemas must not take each other's jobs.
+fn queue_name(schema: &str) -> String {
+    format!("agno_background_hooks:{}", schema.trim_matches('"'))
+}
+
+/// How often workers heartbeat, and how many heartbeats a worker may miss before its jobs are
+/// taken by another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueTiming {
+    /// Between two heartbeats (and polls) of a worker: 2 s by default.
+    pub heartbeat: Duration,
+    /// Heartbeats missed before a worker counts as dead: 5 by default, so the jobs of a replica
+    /// that died are taken again within about 10–12 s.
+    pub missed_heartbeats: usize,
+    /// Deliveries of one job at most (a job whose worker keeps dying stops there): 10.
+    pub max_attempts: usize,
+    /// Jobs fetched at a time by one worker: 32.
+    pub batch: usize,
+}
+
+impl Default for QueueTiming {
+    fn default() -> Self {
+        Self { heartbeat: Duration::from_secs(2), missed_heartbeats: 5, max_attempts: 10, batch: 32 }
+    }
+}
+
+/// The hook queue of one database: its connection and timing.
+pub(super) struct PgHookQueue {
+    pub(super) connection: Arc<Connection>,
+    pub(super) timing: QueueTiming,
+}
+
+/// A failed statement, with what was being done.
+fn failed(context: &'static str) -> impl FnOnce(sqlx::Error) -> DbError {
+    move |source| DbError::Postgres { context: context.to_owned(), source }
+}
+
+/// apalis's own tables and functions (schema `apalis`), created or upgraded once per process.
+pub(super) async fn setup(pool: &PgPool) -> Result<(), DbError> {
+    PostgresStorage::setup(pool).await.map_err(|e| {
+        DbError::Config(format!(
+            "setting up the durable hook queue (apalis) failed: {e}; it needs the right to create the schema \
+             `apalis` and the extensions pgcrypto and hstore (or turn durable hooks off with \
+             PostgresDb::durable_hooks(false))"
+        ))
+    })
+}
+
+/// Pushes `job` on `conn`, inside the caller's transaction, with a `queued` outcome for each of
+/// its hooks: both exist if and only if the transaction commits.
+pub(super) async fn push(
+    conn: &mut PgConnection,
+    schema: &str,
+    timing: &QueueTiming,
+    job: &HookJob,
+) -> Result<(), DbError> {
+    let payload = serde_json::to_vec(job)?;
+    let task: PgTask = TaskBuilder::new(payload)
+        .task_id(TaskId::from_ulid(ulid::Ulid::generate()))
+        .max_attempts(timing.max_attempts)
+        .build();
+    apalis_postgres::queries::push_tasks(&mut *conn, &queue_name(schema), vec![task])
+        .await
+        .map_err(|e| DbError::Config(format!("queueing background hooks: {e}")))?;
+    // One `queued` outcome per hook, in one statement.
+    let mut indexes = Vec::with_capacity(job.hooks.len());
+    let mut keys = Vec::with_capacity(job.hooks.len());
+    let mut outcomes = Vec::with_capacity(job.hooks.len());
+    for (index, entry) in job.hooks.iter().enumerate() {
+        let outcome = HookOutcome::of(entry, "queued", None);
+        indexes.push(i32::try_from(index).unwrap_or(i32::MAX));
+        keys.push(entry.key.as_str());
+        outcomes.push(serde_json::to_value(&outcome)?);
+    }
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO {schema}.agno_hook_outcomes (job_run_id, idx, hook_key, outcome, updated_at)
+         SELECT $1, idx, hook_key, outcome, $5
+         FROM UNNEST($2::INTEGER[], $3::VARCHAR[], $4::JSONB[]) AS queued (idx, hook_key, outcome)
+         ON CONFLICT (job_run_id, idx) DO UPDATE SET
+             hook_key = excluded.hook_key, outcome = excluded.outcome, updated_at = excluded.updated_at"
+    )))
+    .bind(&job.run_id)
+    .bind(indexes)
+    .bind(keys)
+    .bind(outcomes)
+    .bind(crate::run::now_unix())
+    .execute(&mut *conn)
+    .await
+    .map_err(failed("recording queued hooks"))?;
+    Ok(())
+}
+
+/// Inserts or replaces one hook's outcome: `$1` job run, `$2` index, `$3` key, `$4` outcome,
+/// `$5` time.
+fn upsert_outcome_sql(schema: &str) -> String {
+    format!(
+        "INSERT INTO {schema}.agno_hook_outcomes (job_run_id, idx, hook_key, outcome, updated_at)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (job_run_id, idx) DO UPDATE SET
+             hook_key = excluded.hook_key, outcome = excluded.outcome, updated_at = excluded.updated_at"
+    )
+}
+
+/// What every delivery of a worker shares: the handler, and the signal to hand running jobs back.
+#[derive(Clone)]
+struct Shared {
+    handler: Arc<dyn JobHandler>,
+    release: tokio::sync::watch::Receiver<bool>,
+}
+
+/// One delivery: the job's hooks, or the job handed back when the worker stops past its grace.
+async fn deliver(job: HookJob, attempt: Attempt, shared: Data<Shared>) -> Result<(), BoxDynError> {
+    let attempt = u32::try_from(attempt.current()).unwrap_or(u32::MAX);
+    let run_id = job.run_id.clone();
+    let mut release = shared.release.clone();
+    tokio::select! {
+        result = shared.handler.handle(job, attempt) => match result {
+            Ok(()) => Ok(()),
+            Err(JobFailure::Terminal(reason)) => {
+                tracing::error!(run_id = %run_id, attempt, %reason, "background hooks failed for good");
+                Err(AbortError::new(reason).into())
+            }
+            Err(JobFailure::Retry(reason)) => {
+                tracing::warn!(run_id = %run_id, attempt, %reason, "background hooks will be retried");
+                Err(reason.into())
+            }
+        },
+        _ = release.wait_for(|released| *released) => {
+            tracing::warn!(run_id = %run_id, "shutting down: background hooks handed back to the queue for another replica");
+            Err(DeferredError::new("the worker shut down before these hooks finished").into())
+        }
+    }
+}
+
+impl HookQueue for PgHookQueue {
+    fn work(
+        &self,
+        handler: Arc<dyn JobHandler>,
+        stop: Pin<Box<dyn Future<Output = ()> + Send>>,
+        grace: Duration,
+    ) -> Pin<Box<dyn Future<Output = Result<(), DbError>> + Send>> {
+        let connection = Arc::clone(&self.connection);
+        let timing = self.timing;
+        Box::pin(async move {
+            let pool = connection.pool().await?.clone();
+            let config = Config::default()
+                .queue(queue_name(connection.schema()))
+                .batch_size(timing.batch.max(1))
+                .heartbeat_interval(timing.heartbeat)
+                .missed_heartbeats(timing.missed_heartbeats.max(1));
+            let storage = PostgresStorage::<HookJob>::new(&pool).with_config(config).with_pubsub();
+            // A name of its own for every worker, ever (see the module docs).
+            let name = format!("agno-{}-{}", std::process::id(), ulid::Ulid::generate());
+            let context = WorkerContext::new(&name);
+            let (release_tx, release) = tokio::sync::watch::channel(false);
+            let worker = WorkerBuilder::new(&context).backend(storage).data(Shared { handler, release }).build(deliver);
+            let running = tokio::spawn(async move { worker.run().await });
+            tracing::info!(worker = %name, "durable background hook worker started");
+            stop.await;
+            // No new jobs; the running ones get `grace`, then are handed back, not failed.
+            if let Err(e) = context.stop() {
+                tracing::warn!(worker = %name, error = %e, "stopping the hook worker");
+            }
+            let released = tokio::spawn(async move {
+                tokio::time::sleep(grace).await;
+                let _ = release_tx.send(true);
+            });
+            let result = running.await;
+            released.abort();
+            match result {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(DbError::Config(format!("the durable hook worker failed: {e}"))),
+                Err(e) => Err(DbError::Closed(format!("the durable hook worker stopped: {e}"))),
+            }
+        })
+    }
+
+    fn save_outcome<'a>(
+        &'a self,
+        job_run_id: &'a str,
+        index: usize,
+        key: &'a str,
+        outcome: &'a HookOutcome,
+    ) -> DbFuture<'a, ()> {
+        Box::pin(async move {
+            let pool = self.connection.pool().await?;
+            sqlx::query(sqlx::AssertSqlSafe(upsert_outcome_sql(self.connection.schema())))
+                .bind(job_run_id)
+                .bind(i32::try_from(index).unwrap_or(i32::MAX))
+                .bind(key)
+                .bind(sqlx::types::Json(outcome))
+                .bind(crate::run::now_unix())
+                .execute(pool)
+                .await
+                .map_err(failed("recording a hook's outcome"))?;
+            Ok(())
+        })
+    }
+
+    fn outcomes<'a>(&'a self, run_id: &'a str) -> DbFuture<'a, Vec<HookOutcome>> {
+        Box::pin(async move {
+            let pool = self.connection.pool().await?;
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT outcome FROM {}.agno_hook_outcomes WHERE job_run_id = $1 ORDER BY idx",
+                self.connection.schema()
+            )))
+            .bind(run_id)
+            .fetch_all(pool)
+            .await
+            .map_err(failed("reading hook outcomes"))?;
+            rows.iter()
+                .map(|row| {
+                    row.try_get::<sqlx::types::Json<HookOutcome>, _>("outcome")
+                        .map(|json| json.0)
+                        .map_err(|e| DbError::Corrupt(format!("agno_hook_outcomes of run `{run_id}`: {e}")))
+                })
+                .collect()
+        })
+    }
+}
