@@ -23,8 +23,8 @@ fn wrong_types(event: &PreToolUse, session_id: String, cwd: u32) -> Response {
 fn in_background(event: &PreToolUse) {}
 
 #[hook]
-fn returns_text(event: &PreToolUse) -> String {
-    String::new()
+fn returns_a_path(event: &PreToolUse) -> std::path::PathBuf {
+    std::path::PathBuf::new()
 }
 
 #[hook]
