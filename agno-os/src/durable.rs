@@ -5,8 +5,10 @@
 //! replica reads it for `…/runs/{run_id}/hooks`.
 //!
 //! Delivery is at least once. A job taken again after its worker died skips the hooks already
-//! recorded as completed, so only the hook that was running when the worker died runs twice; it
-//! can tell from `run_context.delivery` (attempt and idempotency key).
+//! recorded as completed, so only the hooks that were running or not yet recorded when the worker
+//! died run twice; they can tell from `run_context.delivery` (attempt and idempotency key). A
+//! hook is recorded as `running` once it has run for 5 ms; fast hooks are recorded together
+//! (one write per job when all are fast).
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -14,7 +16,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agno_core::db::{HookOutcome, HookQueue, JobFailure, JobHandler};
+use agno_core::db::{HookOutcome, HookQueue, JobFailure, JobHandler, RecordedOutcome};
 use agno_core::hooks::HookJob;
 use tracing::Instrument;
 
@@ -26,12 +28,17 @@ pub(crate) struct DurableHooks {
     pub(crate) queue: Arc<dyn HookQueue>,
 }
 
+/// A hook that runs longer than this is recorded as `running` while it runs; a faster one is
+/// recorded once, when it ends, together with the other fast hooks before the next slow one.
+const RUNNING_AFTER: Duration = Duration::from_millis(5);
+
 impl DurableHooks {
-    /// Records an outcome; a failure to record is logged, not fatal (the hook's work stands).
-    async fn record(&self, job_run_id: &str, index: usize, key: &str, outcome: &HookOutcome) {
-        if let Err(error) = self.queue.save_outcome(job_run_id, index, key, outcome).await {
-            tracing::warn!(run_id = %job_run_id, hook = %outcome.hook, %error, "recording a background hook's outcome failed");
+    /// Records outcomes; a failure to record is logged, not fatal (the hooks' work stands).
+    async fn record(&self, job_run_id: &str, outcomes: &mut Vec<RecordedOutcome>) {
+        if let Err(error) = self.queue.save_outcomes(job_run_id, outcomes).await {
+            tracing::warn!(run_id = %job_run_id, %error, "recording background hook outcomes failed");
         }
+        outcomes.clear();
     }
 
     /// Runs the job's hooks in order; see the module docs.
@@ -52,6 +59,8 @@ impl DurableHooks {
         };
         let job_run_id = job.run_id;
         let mut unknown = Vec::new();
+        // Outcomes not written yet: written before a slow hook's `running`, and at the end.
+        let mut unwritten: Vec<RecordedOutcome> = Vec::new();
         for (index, entry) in job.hooks.into_iter().enumerate() {
             if completed.contains(&index) {
                 continue;
@@ -64,15 +73,23 @@ impl DurableHooks {
                     tracing::error!(run_id = %job_run_id, %error, "a background hook cannot run");
                     record.status = "failed".to_owned();
                     record.error = Some(error.to_string());
-                    self.record(&job_run_id, index, &key, &record).await;
+                    unwritten.push((index, key, record));
                     unknown.push(error.to_string());
                     continue;
                 }
             };
-            self.record(&job_run_id, index, &key, &record).await;
             let span = tracing::info_span!("background_hook", run_id = %job_run_id, hook = %record.hook, attempt);
             let started = Instant::now();
-            let result = hook.run().instrument(span.clone()).await;
+            let running = hook.run().instrument(span.clone());
+            tokio::pin!(running);
+            let result = tokio::select! {
+                result = &mut running => result,
+                () = tokio::time::sleep(RUNNING_AFTER) => {
+                    unwritten.push((index, key.clone(), record.clone()));
+                    self.record(&job_run_id, &mut unwritten).await;
+                    running.await
+                }
+            };
             let elapsed = started.elapsed();
             record.duration_ms = Some(elapsed.as_secs_f64() * 1000.0);
             match result {
@@ -85,8 +102,9 @@ impl DurableHooks {
                     record.error = Some(error.to_string());
                 }
             }
-            self.record(&job_run_id, index, &key, &record).await;
+            unwritten.push((index, key, record));
         }
+        self.record(&job_run_id, &mut unwritten).await;
         if unknown.is_empty() { Ok(()) } else { Err(JobFailure::Terminal(unknown.join("; "))) }
     }
 }

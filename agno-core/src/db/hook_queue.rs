@@ -61,6 +61,10 @@ impl HookOutcome {
     }
 }
 
+/// One hook's outcome as a worker records it: its index in the job, its idempotency key, and
+/// the outcome.
+pub type RecordedOutcome = (usize, String, HookOutcome);
+
 /// How a job ended, as its handler tells the queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobFailure {
@@ -88,15 +92,10 @@ pub trait HookQueue: Send + Sync + 'static {
         grace: Duration,
     ) -> Pin<Box<dyn Future<Output = Result<(), DbError>> + Send>>;
 
-    /// Records the outcome of the hook at `index` (0-based, queue order) of the job of request
-    /// run `job_run_id`, whose idempotency key is `key`, replacing its previous outcome.
-    fn save_outcome<'a>(
-        &'a self,
-        job_run_id: &'a str,
-        index: usize,
-        key: &'a str,
-        outcome: &'a HookOutcome,
-    ) -> DbFuture<'a, ()>;
+    /// Records outcomes of hooks of the job of request run `job_run_id`, each as (its index in
+    /// the job, 0-based; its idempotency key; the outcome), replacing their previous ones, in one
+    /// write.
+    fn save_outcomes<'a>(&'a self, job_run_id: &'a str, outcomes: &'a [RecordedOutcome]) -> DbFuture<'a, ()>;
 
     /// The recorded outcomes of a run's hooks (the request's run), in queue order; empty if
     /// none was recorded.

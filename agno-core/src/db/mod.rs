@@ -30,7 +30,7 @@ use std::sync::Arc;
 pub use default::default_db;
 pub(crate) use error::ready;
 pub use error::{DbError, DbFuture};
-pub use hook_queue::{HookOutcome, HookQueue, JobFailure, JobHandler};
+pub use hook_queue::{HookOutcome, HookQueue, JobFailure, JobHandler, RecordedOutcome};
 pub use memory::InMemoryDb;
 #[cfg(feature = "postgres")]
 pub use postgres::{DEFAULT_SCHEMA, PostgresDb};

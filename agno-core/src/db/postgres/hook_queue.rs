@@ -26,7 +26,7 @@ use apalis_postgres::{Config, PgTask, PostgresStorage};
 use sqlx::{PgConnection, PgPool, Row};
 
 use super::Connection;
-use crate::db::{DbError, DbFuture, HookOutcome, HookQueue, JobFailure, JobHandler};
+use crate::db::{DbError, DbFuture, HookOutcome, HookQueue, JobFailure, JobHandler, RecordedOutcome};
 use crate::hooks::HookJob;
 
 /// The apalis queue (its `job_type`) of the background hooks of agno's tables in `schema`: apalis
@@ -47,13 +47,13 @@ pub struct QueueTiming {
     pub missed_heartbeats: usize,
     /// Deliveries of one job at most (a job whose worker keeps dying stops there): 10.
     pub max_attempts: usize,
-    /// Jobs fetched at a time by one worker: 32.
+    /// Jobs fetched at a time by one worker: 256 (they run at once, each job its hooks in order).
     pub batch: usize,
 }
 
 impl Default for QueueTiming {
     fn default() -> Self {
-        Self { heartbeat: Duration::from_secs(2), missed_heartbeats: 5, max_attempts: 10, batch: 32 }
+        Self { heartbeat: Duration::from_secs(2), missed_heartbeats: 5, max_attempts: 10, batch: 256 }
     }
 }
 
@@ -79,8 +79,10 @@ pub(super) async fn setup(pool: &PgPool) -> Result<(), DbError> {
     })
 }
 
-/// Pushes `job` on `conn`, inside the caller's transaction, with a `queued` outcome for each of
-/// its hooks: both exist if and only if the transaction commits.
+/// Pushes `job` on `conn`, inside the caller's transaction: it exists if and only if the
+/// transaction commits. Its idempotency key is the run's id, so a run is queued once, and
+/// [`HookQueue::outcomes`] finds the job of a run to show its hooks as `queued` until a worker
+/// records them.
 pub(super) async fn push(
     conn: &mut PgConnection,
     schema: &str,
@@ -91,47 +93,11 @@ pub(super) async fn push(
     let task: PgTask = TaskBuilder::new(payload)
         .task_id(TaskId::from_ulid(ulid::Ulid::generate()))
         .max_attempts(timing.max_attempts)
+        .idempotency_key(&job.run_id)
         .build();
     apalis_postgres::queries::push_tasks(&mut *conn, &queue_name(schema), vec![task])
         .await
-        .map_err(|e| DbError::Config(format!("queueing background hooks: {e}")))?;
-    // One `queued` outcome per hook, in one statement.
-    let mut indexes = Vec::with_capacity(job.hooks.len());
-    let mut keys = Vec::with_capacity(job.hooks.len());
-    let mut outcomes = Vec::with_capacity(job.hooks.len());
-    for (index, entry) in job.hooks.iter().enumerate() {
-        let outcome = HookOutcome::of(entry, "queued", None);
-        indexes.push(i32::try_from(index).unwrap_or(i32::MAX));
-        keys.push(entry.key.as_str());
-        outcomes.push(serde_json::to_value(&outcome)?);
-    }
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO {schema}.agno_hook_outcomes (job_run_id, idx, hook_key, outcome, updated_at)
-         SELECT $1, idx, hook_key, outcome, $5
-         FROM UNNEST($2::INTEGER[], $3::VARCHAR[], $4::JSONB[]) AS queued (idx, hook_key, outcome)
-         ON CONFLICT (job_run_id, idx) DO UPDATE SET
-             hook_key = excluded.hook_key, outcome = excluded.outcome, updated_at = excluded.updated_at"
-    )))
-    .bind(&job.run_id)
-    .bind(indexes)
-    .bind(keys)
-    .bind(outcomes)
-    .bind(crate::run::now_unix())
-    .execute(&mut *conn)
-    .await
-    .map_err(failed("recording queued hooks"))?;
-    Ok(())
-}
-
-/// Inserts or replaces one hook's outcome: `$1` job run, `$2` index, `$3` key, `$4` outcome,
-/// `$5` time.
-fn upsert_outcome_sql(schema: &str) -> String {
-    format!(
-        "INSERT INTO {schema}.agno_hook_outcomes (job_run_id, idx, hook_key, outcome, updated_at)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (job_run_id, idx) DO UPDATE SET
-             hook_key = excluded.hook_key, outcome = excluded.outcome, updated_at = excluded.updated_at"
-    )
+        .map_err(|e| DbError::Config(format!("queueing background hooks: {e}")))
 }
 
 /// What every delivery of a worker shares: the handler, and the signal to hand running jobs back.
@@ -208,24 +174,31 @@ impl HookQueue for PgHookQueue {
         })
     }
 
-    fn save_outcome<'a>(
-        &'a self,
-        job_run_id: &'a str,
-        index: usize,
-        key: &'a str,
-        outcome: &'a HookOutcome,
-    ) -> DbFuture<'a, ()> {
+    fn save_outcomes<'a>(&'a self, job_run_id: &'a str, outcomes: &'a [RecordedOutcome]) -> DbFuture<'a, ()> {
         Box::pin(async move {
+            if outcomes.is_empty() {
+                return Ok(());
+            }
             let pool = self.connection.pool().await?;
-            sqlx::query(sqlx::AssertSqlSafe(upsert_outcome_sql(self.connection.schema())))
-                .bind(job_run_id)
-                .bind(i32::try_from(index).unwrap_or(i32::MAX))
-                .bind(key)
-                .bind(sqlx::types::Json(outcome))
-                .bind(crate::run::now_unix())
-                .execute(pool)
-                .await
-                .map_err(failed("recording a hook's outcome"))?;
+            let indexes: Vec<i32> = outcomes.iter().map(|(i, ..)| i32::try_from(*i).unwrap_or(i32::MAX)).collect();
+            let keys: Vec<&str> = outcomes.iter().map(|(_, key, _)| key.as_str()).collect();
+            let values = outcomes.iter().map(|(.., o)| serde_json::to_value(o)).collect::<Result<Vec<_>, _>>()?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO {}.agno_hook_outcomes (job_run_id, idx, hook_key, outcome, updated_at)
+                 SELECT $1, idx, hook_key, outcome, $5
+                 FROM UNNEST($2::INTEGER[], $3::VARCHAR[], $4::JSONB[]) AS recorded (idx, hook_key, outcome)
+                 ON CONFLICT (job_run_id, idx) DO UPDATE SET
+                     hook_key = excluded.hook_key, outcome = excluded.outcome, updated_at = excluded.updated_at",
+                self.connection.schema()
+            )))
+            .bind(job_run_id)
+            .bind(indexes)
+            .bind(keys)
+            .bind(values)
+            .bind(crate::run::now_unix())
+            .execute(pool)
+            .await
+            .map_err(failed("recording hook outcomes"))?;
             Ok(())
         })
     }
@@ -233,21 +206,41 @@ impl HookQueue for PgHookQueue {
     fn outcomes<'a>(&'a self, run_id: &'a str) -> DbFuture<'a, Vec<HookOutcome>> {
         Box::pin(async move {
             let pool = self.connection.pool().await?;
+            let schema = self.connection.schema();
+            // The job lists the run's hooks (`queued` until a worker records one).
+            let job: Option<Vec<u8>> =
+                sqlx::query_scalar("SELECT job FROM apalis.jobs WHERE job_type = $1 AND idempotency_key = $2")
+                    .bind(queue_name(schema))
+                    .bind(run_id)
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(failed("reading a run's hook job"))?;
+            let mut outcomes: Vec<HookOutcome> = match job {
+                Some(bytes) => serde_json::from_slice::<HookJob>(&bytes)
+                    .map_err(|e| DbError::Corrupt(format!("the hook job of run `{run_id}`: {e}")))?
+                    .hooks
+                    .iter()
+                    .map(|entry| HookOutcome::of(entry, "queued", None))
+                    .collect(),
+                None => Vec::new(),
+            };
             let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT outcome FROM {}.agno_hook_outcomes WHERE job_run_id = $1 ORDER BY idx",
-                self.connection.schema()
+                "SELECT idx, outcome FROM {schema}.agno_hook_outcomes WHERE job_run_id = $1 ORDER BY idx"
             )))
             .bind(run_id)
             .fetch_all(pool)
             .await
             .map_err(failed("reading hook outcomes"))?;
-            rows.iter()
-                .map(|row| {
-                    row.try_get::<sqlx::types::Json<HookOutcome>, _>("outcome")
-                        .map(|json| json.0)
-                        .map_err(|e| DbError::Corrupt(format!("agno_hook_outcomes of run `{run_id}`: {e}")))
-                })
-                .collect()
+            for row in &rows {
+                let corrupt = |e: sqlx::Error| DbError::Corrupt(format!("agno_hook_outcomes of run `{run_id}`: {e}"));
+                let index = usize::try_from(row.try_get::<i32, _>("idx").map_err(corrupt)?).unwrap_or(usize::MAX);
+                let outcome = row.try_get::<sqlx::types::Json<HookOutcome>, _>("outcome").map_err(corrupt)?.0;
+                match outcomes.get_mut(index) {
+                    Some(slot) => *slot = outcome,
+                    None => outcomes.push(outcome),
+                }
+            }
+            Ok(outcomes)
         })
     }
 }
