@@ -28,6 +28,9 @@ fn postgres_replicas_need_the_postgres_feature() {
 }
 
 #[cfg(feature = "postgres")]
+mod common;
+
+#[cfg(feature = "postgres")]
 #[allow(dead_code)]
 #[path = "../agno-core/src/db/postgres/test_server.rs"]
 mod pg_server;
@@ -35,10 +38,9 @@ mod pg_server;
 #[cfg(feature = "postgres")]
 mod replicas {
     use std::collections::HashSet;
-    use std::io::{BufRead, BufReader, Read};
-    use std::process::{Child, ChildStdin, Command, Stdio};
-    use std::sync::mpsc;
-    use std::sync::{Arc, Mutex};
+    use std::ffi::OsString;
+    use std::process::Command;
+    use std::sync::Arc;
     use std::time::Duration;
 
     use agno::db::PostgresDb;
@@ -46,6 +48,7 @@ mod replicas {
     use agno::prelude::*;
     use serde_json::Value;
 
+    use super::common::process::{ServerProcess, stdin_closed};
     use super::pg_server;
 
     /// The agent every replica serves.
@@ -103,121 +106,28 @@ mod replicas {
             socket.bind(([127, 0, 0, 1], 0).into()).expect("bind 127.0.0.1:0");
             let listener = socket.listen(1024).expect("listen");
             println!("listening on http://{}", listener.local_addr().expect("the address"));
-            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            std::thread::spawn(move || {
-                let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
-                let _ = stop.send(());
-            });
             let app = os.get_app();
-            os.serve_with(listener, app, async move {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("serving");
+            os.serve_with(listener, app, stdin_closed()).await.expect("serving");
         });
     }
 
-    /// A replica process; killed when dropped.
-    struct Replica {
-        child: Child,
-        stdin: Option<ChildStdin>,
-        base: String,
-        log: Arc<Mutex<Vec<String>>>,
+    /// A replica: this binary serving [`replica_process`] on `url` / `schema`, with the slow
+    /// hook logging to `hook_log` and a shutdown grace period of `grace_ms` when given.
+    fn replica(url: &str, schema: &str, hook_log: Option<&std::path::Path>, grace_ms: Option<u64>) -> ServerProcess {
+        let mut env = vec![(REPLICA_ENV, OsString::from(format!("{url}|{schema}")))];
+        if let Some(log) = hook_log {
+            env.push((HOOK_LOG_ENV, log.as_os_str().to_owned()));
+        }
+        if let Some(ms) = grace_ms {
+            env.push((GRACE_ENV, OsString::from(ms.to_string())));
+        }
+        ServerProcess::start("replicas::replica_process", &env, HANG)
     }
 
-    impl Replica {
-        fn start(url: &str, schema: &str) -> Self {
-            Self::start_with(url, schema, None)
-        }
-
-        /// A replica whose agent has the slow background hook, logging to `hook_log`.
-        fn start_with(url: &str, schema: &str, hook_log: Option<&std::path::Path>) -> Self {
-            Self::start_with_grace(url, schema, hook_log, None)
-        }
-
-        /// [`Replica::start_with`], with a shutdown grace period of `grace_ms`.
-        fn start_with_grace(
-            url: &str,
-            schema: &str,
-            hook_log: Option<&std::path::Path>,
-            grace_ms: Option<u64>,
-        ) -> Self {
-            let mut command = Command::new(std::env::current_exe().expect("the test binary"));
-            if let Some(ms) = grace_ms {
-                command.env(GRACE_ENV, ms.to_string());
-            }
-            if let Some(log) = hook_log {
-                command.env(HOOK_LOG_ENV, log);
-            }
-            let mut child = command
-                .args(["replicas::replica_process", "--exact", "--nocapture", "--test-threads=1"])
-                .env(REPLICA_ENV, format!("{url}|{schema}"))
-                .env_remove("OS_SECURITY_KEY")
-                .env_remove("AGENT_OS_HOST")
-                .env_remove("AGENT_OS_PORT")
-                .env_remove("RUST_LOG")
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("start a replica");
-            let log = Arc::new(Mutex::new(Vec::new()));
-            let (tx, ready) = mpsc::channel();
-            read_lines(child.stdout.take().expect("stdout"), Arc::clone(&log), Some(tx));
-            read_lines(child.stderr.take().expect("stderr"), Arc::clone(&log), None);
-            let stdin = child.stdin.take();
-            let base = match ready.recv_timeout(HANG) {
-                Ok(base) => base,
-                Err(_) => panic!("a replica never listened\n{}", log.lock().unwrap().join("\n")),
-            };
-            Self { child, stdin, base, log }
-        }
-
-        fn output(&self) -> String {
-            self.log.lock().unwrap().join("\n")
-        }
-
-        /// SIGKILL, then reap.
-        fn kill(&mut self) {
-            self.child.kill().expect("SIGKILL a replica");
-            self.child.wait().expect("reap a replica");
-        }
-
-        /// Closes its stdin and waits, bounded, for a clean exit.
-        fn stop(&mut self) {
-            drop(self.stdin.take());
-            let deadline = std::time::Instant::now() + HANG;
-            loop {
-                if let Some(status) = self.child.try_wait().expect("try_wait") {
-                    assert!(status.success(), "a replica exited with {status}\n{}", self.output());
-                    return;
-                }
-                assert!(std::time::Instant::now() < deadline, "a replica did not stop\n{}", self.output());
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-    }
-
-    impl Drop for Replica {
-        fn drop(&mut self) {
-            if matches!(self.child.try_wait(), Ok(None)) {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-            }
-        }
-    }
-
-    /// Copies a child's pipe into `log`; sends the address of its `listening on` line.
-    fn read_lines(pipe: impl Read + Send + 'static, log: Arc<Mutex<Vec<String>>>, ready: Option<mpsc::Sender<String>>) {
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                if let (Some(ready), Some((_, base))) = (&ready, line.split_once("listening on ")) {
-                    let _ = ready.send(base.trim().to_owned());
-                }
-                log.lock().unwrap().push(line);
-            }
-        });
+    /// Stops a replica gracefully; it must exit cleanly.
+    fn stop(replica: &mut ServerProcess) {
+        let status = replica.stop(HANG);
+        assert!(status.success(), "a replica exited with {status}\n{}", replica.output());
     }
 
     /// A schema of its own for one test.
@@ -241,7 +151,7 @@ mod replicas {
     async fn one_session_written_by_two_replicas_keeps_every_run_in_order() {
         let Some(url) = pg_server::database_url_or_skip("one_session_written_by_two_replicas") else { return };
         let schema = schema("one_session");
-        let mut replicas = [Replica::start(&url, &schema), Replica::start(&url, &schema)];
+        let mut replicas = [replica(&url, &schema, None, None), replica(&url, &schema, None, None)];
         let bases = Arc::new([replicas[0].base.clone(), replicas[1].base.clone()]);
         agno::models::openai::install_tls_provider();
         let client = reqwest::Client::builder().timeout(HANG).build().expect("an HTTP client");
@@ -284,7 +194,7 @@ mod replicas {
             }
         }
         for replica in &mut replicas {
-            replica.stop();
+            stop(replica);
         }
         assert_eq!(answered.len(), RUNS);
         let answered: HashSet<String> = answered.into_iter().collect();
@@ -320,7 +230,7 @@ mod replicas {
         let schema = schema("killed");
         let dir = tempfile::tempdir().expect("a temp dir");
         let hook_log = dir.path().join("hooks.log");
-        let mut doomed = Replica::start_with(&url, &schema, Some(&hook_log));
+        let mut doomed = replica(&url, &schema, Some(&hook_log), None);
         agno::models::openai::install_tls_provider();
         let client = reqwest::Client::builder().timeout(HANG).build().expect("an HTTP client");
         let mut run_ids = Vec::new();
@@ -339,7 +249,7 @@ mod replicas {
         let done_before_kill = std::fs::read_to_string(&hook_log).unwrap_or_default().lines().count();
         assert!(done_before_kill < KILLED_RUNS, "every hook had finished before the kill: nothing to recover");
 
-        let survivor = Replica::start_with(&url, &schema, Some(&hook_log));
+        let survivor = replica(&url, &schema, Some(&hook_log), None);
         let deadline = std::time::Instant::now() + HANG;
         let completed_by_survivor = loop {
             let log = std::fs::read_to_string(&hook_log).unwrap_or_default();
@@ -389,7 +299,7 @@ mod replicas {
             assert_eq!(hooks["hooks"][0]["hook"], "slow_notification", "{hooks}");
         }
         let mut survivor = survivor;
-        survivor.stop();
+        stop(&mut survivor);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -401,7 +311,7 @@ mod replicas {
         let dir = tempfile::tempdir().expect("a temp dir");
         let hook_log = dir.path().join("hooks.log");
         // A grace period shorter than the hook's 3 s.
-        let mut stopping = Replica::start_with_grace(&url, &schema, Some(&hook_log), Some(500));
+        let mut stopping = replica(&url, &schema, Some(&hook_log), Some(500));
         agno::models::openai::install_tls_provider();
         let client = reqwest::Client::builder().timeout(HANG).build().expect("an HTTP client");
         let form = [("message", "hello"), ("stream", "false")];
@@ -424,7 +334,7 @@ mod replicas {
             assert!(std::time::Instant::now() < deadline, "the hook never started: {status:?}\n{}", stopping.output());
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        stopping.stop();
+        stop(&mut stopping);
         assert!(!std::fs::read_to_string(&hook_log).unwrap_or_default().contains(&run_id), "the hook finished anyway");
         let jobs = psql(
             &url,
@@ -433,7 +343,7 @@ mod replicas {
         assert_eq!(jobs.len(), 1, "{jobs:?}");
         assert!(jobs[0].starts_with("Pending|"), "the job went back to the queue, not failed: {jobs:?}");
         // The next replica takes it.
-        let next = Replica::start_with(&url, &schema, Some(&hook_log));
+        let next = replica(&url, &schema, Some(&hook_log), None);
         loop {
             let log = std::fs::read_to_string(&hook_log).unwrap_or_default();
             if let Some(line) = log.lines().find(|l| l.starts_with(&run_id)) {
@@ -446,6 +356,6 @@ mod replicas {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let mut next = next;
-        next.stop();
+        stop(&mut next);
     }
 }

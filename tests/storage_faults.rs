@@ -25,18 +25,16 @@
 mod common;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use agno::db::{Db, DbError, DbFuture, EvalRun, EvalRunQuery, RunQuery, SessionPage, SessionQuery, SqliteDb};
 use agno::os::AgentOS;
 use agno::prelude::*;
+use common::process::{ServerProcess, stdin_closed};
 use common::server::Server;
 use serde_json::Value;
 use tokio::sync::{Notify, mpsc as tokio_mpsc, watch};
@@ -83,117 +81,18 @@ async fn serve_until_stdin_closes(db: PathBuf) {
     socket.bind(([127, 0, 0, 1], 0).into()).expect("bind 127.0.0.1:0");
     let listener = socket.listen(2048).expect("listen");
     println!("listening on http://{}", listener.local_addr().expect("the address"));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    std::thread::spawn(move || {
-        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
-        let _ = stop.send(());
-    });
     let app = os.get_app();
-    os.serve_with(listener, app, async move {
-        let _ = stopped.await;
-    })
-    .await
-    .expect("serving");
+    os.serve_with(listener, app, stdin_closed()).await.expect("serving");
 }
 
-/// A server process on a database file; killed when dropped.
-struct ServerProcess {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    /// `http://127.0.0.1:<port>`, once it listens.
-    base: String,
-    ready: Option<mpsc::Receiver<String>>,
-    /// What it printed, stdout and stderr interleaved.
-    log: Arc<Mutex<Vec<String>>>,
+/// A server process on a database file, not yet listening ([`ServerProcess::wait_ready`]).
+fn spawn_server(db: &Path) -> ServerProcess {
+    ServerProcess::spawn("storage_server_process", &[(SERVER_ENV, db.as_os_str().to_owned())])
 }
 
-impl ServerProcess {
-    /// Starts a server process on `db` without waiting for it ([`Self::wait_ready`]).
-    fn spawn(db: &Path) -> Self {
-        let mut child = Command::new(std::env::current_exe().expect("the test binary"))
-            .args(["storage_server_process", "--exact", "--nocapture", "--test-threads=1"])
-            .env(SERVER_ENV, db)
-            .env_remove("OS_SECURITY_KEY")
-            .env_remove("AGENT_OS_HOST")
-            .env_remove("AGENT_OS_PORT")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the server process");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, ready) = mpsc::channel();
-        read_lines(child.stdout.take().expect("stdout piped"), Arc::clone(&log), Some(tx));
-        read_lines(child.stderr.take().expect("stderr piped"), Arc::clone(&log), None);
-        let stdin = child.stdin.take();
-        Self { child, stdin, base: String::new(), ready: Some(ready), log }
-    }
-
-    /// Waits until the process says where it listens.
-    fn wait_ready(&mut self) {
-        let ready = self.ready.take().expect("wait_ready once");
-        match ready.recv_timeout(HANG) {
-            Ok(base) => self.base = base,
-            Err(_) => {
-                let status = self.child.try_wait().ok().flatten();
-                panic!("the server process never listened (exit: {status:?})\n{}", self.output());
-            }
-        }
-    }
-
-    /// Starts a server process on `db` and waits until it listens.
-    fn start(db: &Path) -> Self {
-        let mut server = Self::spawn(db);
-        server.wait_ready();
-        server
-    }
-
-    fn output(&self) -> String {
-        self.log.lock().unwrap().join("\n")
-    }
-
-    /// SIGKILL (`Child::kill` on unix), then reaps it.
-    fn kill(&mut self) -> ExitStatus {
-        self.child.kill().expect("SIGKILL the server process");
-        self.child.wait().expect("reap the server process")
-    }
-
-    /// Closes its stdin (a graceful stop) and waits, bounded, for it to exit.
-    fn stop(&mut self) -> ExitStatus {
-        drop(self.stdin.take());
-        let deadline = Instant::now() + HANG;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "the server process did not stop\n{}", self.output());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Copies a child's pipe into `log`, line by line; sends the address of a `listening on` line.
-fn read_lines(pipe: impl Read + Send + 'static, log: Arc<Mutex<Vec<String>>>, ready: Option<mpsc::Sender<String>>) {
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { break };
-            // libtest's `test storage_server_process ... ` may lead the line.
-            if let (Some(ready), Some((_, base))) = (&ready, line.split_once("listening on ")) {
-                let _ = ready.send(base.trim().to_owned());
-            }
-            log.lock().unwrap().push(line);
-        }
-    });
+/// A server process on a database file, listening.
+fn start_server(db: &Path) -> ServerProcess {
+    ServerProcess::start("storage_server_process", &[(SERVER_ENV, db.as_os_str().to_owned())], HANG)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -316,9 +215,9 @@ async fn two_processes_on_one_file_store_every_run_once_and_sequential_sessions_
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("shared.db");
     // Both start at once: they open the new file, switch it to WAL and create its tables together.
-    let mut servers = [ServerProcess::spawn(&db), ServerProcess::spawn(&db)];
+    let mut servers = [spawn_server(&db), spawn_server(&db)];
     for server in &mut servers {
-        server.wait_ready();
+        server.wait_ready(HANG);
     }
     let bases: Arc<[String; 2]> = Arc::new([servers[0].base.clone(), servers[1].base.clone()]);
     let client = client();
@@ -420,7 +319,7 @@ async fn two_processes_on_one_file_store_every_run_once_and_sequential_sessions_
     );
 
     for server in &mut servers {
-        let status = server.stop();
+        let status = server.stop(HANG);
         assert!(status.success(), "the server process exited with {status}\n{}", server.output());
     }
 
@@ -478,7 +377,7 @@ struct ClientRuns {
 async fn sigkill_mid_burst_loses_no_answered_run() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("killed.db");
-    let mut server = ServerProcess::start(&db);
+    let mut server = start_server(&db);
     let client = client();
     let base = Arc::new(server.base.clone());
     let answered_count = Arc::new(AtomicUsize::new(0));
@@ -577,13 +476,13 @@ async fn sigkill_mid_burst_loses_no_answered_run() {
     }
 
     // A new process on the recovered file goes on where the killed one stopped.
-    let mut restarted = ServerProcess::start(&db);
+    let mut restarted = start_server(&db);
     let session = "killed-00";
     let before = sessions.get(session).map_or(0, Vec::len);
     let answer =
         post_run(&client, &restarted.base, AGENT, "after the kill", session).await.expect("a run after restart");
     assert_eq!(answer.problem(session, "after the kill"), None, "{}", restarted.output());
-    let status = restarted.stop();
+    let status = restarted.stop(HANG);
     assert!(status.success(), "the restarted server exited with {status}\n{}", restarted.output());
     let after = sessions_in_order(&stored_runs(&db));
     assert_eq!(after[session].len(), before + 1);

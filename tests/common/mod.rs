@@ -6,6 +6,7 @@ pub mod anthropic;
 pub mod browser;
 pub mod claude_cli;
 pub mod model_runs;
+pub mod process;
 pub mod server;
 pub mod tools;
 
