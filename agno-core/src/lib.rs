@@ -36,6 +36,7 @@ mod panic;
 pub mod registry;
 pub mod run;
 pub mod session;
+mod sqlite_setup;
 pub mod tasks;
 pub mod team;
 pub mod workflow;

@@ -22,6 +22,7 @@ use super::{TaskError, TaskErrorKind, TaskResult, TaskStatus};
 use crate::models::BoxFuture;
 use crate::panic::panic_message;
 use crate::registry;
+use crate::sqlite_setup::retry_busy;
 
 /// How long a statement waits for another writer before failing with `SQLITE_BUSY`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -1045,12 +1046,15 @@ impl SqliteTaskBackend {
         let context = format!("opening {}", path.display());
         let conn = Connection::open(&path).context(&context)?;
         conn.busy_timeout(BUSY_TIMEOUT).context(&context)?;
-        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)).context(&context)?;
+        // Several hook processes may open a new file at once (see `sqlite_setup`).
+        let mode: String =
+            retry_busy(BUSY_TIMEOUT, || conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)))
+                .context(&context)?;
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(path = %path.display(), mode = %mode, "SQLite did not switch to WAL mode");
         }
         conn.execute_batch("PRAGMA synchronous = NORMAL;").context(&context)?;
-        conn.execute_batch(SCHEMA).context("creating the agno_task_results table")?;
+        retry_busy(BUSY_TIMEOUT, || conn.execute_batch(SCHEMA)).context("creating the agno_task_results table")?;
         let inner = Arc::new(Inner {
             path,
             owner,

@@ -24,6 +24,7 @@ use self::threads::Threads;
 use super::{Db, DbError, DbFuture, EvalRun, EvalRunQuery, RunQuery, SessionPage, SessionQuery};
 use crate::run::RunOutput;
 use crate::session::Session;
+use crate::sqlite_setup::retry_busy;
 
 /// How many reader threads (and read connections) a [`SqliteDb`] has.
 pub const READERS: usize = 2;
@@ -58,12 +59,14 @@ impl SqliteDb {
         }
         let writer = Connection::open(&path)?;
         tune(&writer, busy_timeout)?;
-        let mode: String = writer.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+        // Several processes may open a new file at once (see `sqlite_setup`).
+        let mode: String =
+            retry_busy(busy_timeout, || writer.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)))?;
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(path = %path.display(), mode = %mode, "SQLite did not switch to WAL mode");
         }
         writer.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
-        writer.execute_batch(SCHEMA)?;
+        retry_busy(busy_timeout, || writer.execute_batch(SCHEMA))?;
         let readers = (0..READERS)
             .map(|_| {
                 let conn = Connection::open_with_flags(
