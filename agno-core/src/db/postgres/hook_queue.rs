@@ -19,11 +19,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use apalis::prelude::{
-    AbortError, Attempt, BoxDynError, Data, DeferredError, TaskBuilder, TaskId, WorkerBuilder, WorkerContext,
-};
-use apalis_postgres::{Config, PgTask, PostgresStorage};
-use sqlx::{PgConnection, PgPool, Row};
+use apalis::prelude::{AbortError, Attempt, BoxDynError, Data, DeferredError, WorkerBuilder, WorkerContext};
+use apalis_postgres::{Config, PostgresStorage};
+use sqlx::{PgPool, Row};
 
 use super::Connection;
 use crate::db::{DbError, DbFuture, HookOutcome, HookQueue, JobFailure, JobHandler, RecordedOutcome};
@@ -79,25 +77,32 @@ pub(super) async fn setup(pool: &PgPool) -> Result<(), DbError> {
     })
 }
 
-/// Pushes `job` on `conn`, inside the caller's transaction: it exists if and only if the
-/// transaction commits. Its idempotency key is the run's id, so a run is queued once, and
-/// [`HookQueue::outcomes`] finds the job of a run to show its hooks as `queued` until a worker
-/// records them.
-pub(super) async fn push(
-    conn: &mut PgConnection,
-    schema: &str,
-    timing: &QueueTiming,
-    job: &HookJob,
-) -> Result<(), DbError> {
-    let payload = serde_json::to_vec(job)?;
-    let task: PgTask = TaskBuilder::new(payload)
-        .task_id(TaskId::from_ulid(ulid::Ulid::generate()))
-        .max_attempts(timing.max_attempts)
-        .idempotency_key(&job.run_id)
-        .build();
-    apalis_postgres::queries::push_tasks(&mut *conn, &queue_name(schema), vec![task])
-        .await
-        .map_err(|e| DbError::Config(format!("queueing background hooks: {e}")))
+/// A job as the save writes it into apalis's table (`agno_save_runs`), in the run's own
+/// statement: it exists if and only if the run is stored. Its idempotency key is the run's id,
+/// so a run is queued once, and [`HookQueue::outcomes`] finds the job of a run to show its hooks
+/// as `queued` until a worker records them.
+pub(super) struct EncodedJob {
+    /// A ULID, as apalis reads its ids back.
+    pub(super) id: String,
+    /// The apalis queue (`job_type`).
+    pub(super) queue: String,
+    /// The job as JSON, as apalis's JSON codec writes it.
+    pub(super) payload: Vec<u8>,
+    /// Deliveries at most.
+    pub(super) max_attempts: i32,
+    /// The run's id.
+    pub(super) key: String,
+}
+
+/// The row of `job` in apalis's table.
+pub(super) fn encode(schema: &str, timing: &QueueTiming, job: &HookJob) -> Result<EncodedJob, DbError> {
+    Ok(EncodedJob {
+        id: ulid::Ulid::generate().to_string(),
+        queue: queue_name(schema),
+        payload: serde_json::to_vec(job)?,
+        max_attempts: i32::try_from(timing.max_attempts).unwrap_or(i32::MAX),
+        key: job.run_id.clone(),
+    })
 }
 
 /// What every delivery of a worker shares: the handler, and the signal to hand running jobs back.

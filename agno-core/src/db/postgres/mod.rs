@@ -34,8 +34,7 @@ use tokio::sync::OnceCell;
 
 use self::hook_queue::PgHookQueue;
 use self::schema::{
-    EVAL_COLUMNS, MIGRATIONS, MIGRATIONS_TABLE, RUN_FILTER, SESSION_COLUMNS, SESSION_FILTER, UPSERT_EVAL_RUN,
-    UPSERT_RUN, UPSERT_SESSION, runs_sql,
+    EVAL_COLUMNS, MIGRATIONS, MIGRATIONS_TABLE, RUN_FILTER, SESSION_COLUMNS, SESSION_FILTER, UPSERT_EVAL_RUN, runs_sql,
 };
 use super::{
     Db, DbError, DbFuture, EvalRun, EvalRunQuery, HookQueue, RunQuery, SessionPage, SessionQuery, SessionSort,
@@ -113,8 +112,7 @@ impl std::fmt::Debug for PostgresDb {
 
 /// The statements, with the schema filled in once.
 struct Statements {
-    upsert_session: String,
-    upsert_run: String,
+    save: String,
     runs: String,
     runs_last: String,
     count_runs: String,
@@ -149,8 +147,8 @@ impl Statements {
             ))
         };
         Self {
-            upsert_session: s(UPSERT_SESSION),
-            upsert_run: s(UPSERT_RUN),
+            save: s("SELECT {s}.agno_save_runs($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                 $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)"),
             runs: s(&runs_sql(false)),
             runs_last: s(&runs_sql(true)),
             count_runs: s(&format!("SELECT COUNT(*) FROM {{s}}.agno_runs WHERE {RUN_FILTER}")),
@@ -297,8 +295,9 @@ impl PostgresDb {
     async fn save(&self, session: &Session, runs: &[&RunOutput], job: Option<&HookJob>) -> Result<(), DbError> {
         let pool = self.pool().await?;
         let now = crate::run::now_unix();
-        let mut tx = pool.begin().await.map_err(failed("saving runs"))?;
-        let written = sqlx::query(sqlx::AssertSqlSafe(self.sql.upsert_session.as_str()))
+        let column = |f: fn(&RunOutput) -> Option<&str>| runs.iter().map(|r| f(r)).collect::<Vec<_>>();
+        let job = job.map(|job| hook_queue::encode(self.connection.schema(), &self.timing, job)).transpose()?;
+        let saved: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(self.sql.save.as_str()))
             .bind(&session.session_id)
             .bind(session.session_type.as_str())
             .bind(session.agent_id.as_deref())
@@ -312,38 +311,31 @@ impl PostgresDb {
             .bind(session.workflow_id.as_deref())
             .bind(session.team_data.as_ref())
             .bind(session.workflow_data.as_ref())
-            .execute(&mut *tx)
+            .bind(now)
+            .bind(column(|r| Some(r.run_id.as_str())))
+            .bind(column(|r| Some(r.runner().0.as_str())))
+            .bind(column(|r| (!r.agent_id.is_empty()).then_some(r.agent_id.as_str())))
+            .bind(column(|r| r.user_id.as_deref()))
+            .bind(column(|r| r.parent_run_id.as_deref()))
+            .bind(column(|r| Some(r.status.as_str())))
+            .bind(runs.iter().map(|r| Json(*r)).collect::<Vec<_>>())
+            .bind(runs.iter().map(|r| r.created_at).collect::<Vec<_>>())
+            .bind(column(|r| r.team_id.as_deref()))
+            .bind(column(|r| r.workflow_id.as_deref()))
+            .bind(job.as_ref().map(|j| j.id.as_str()))
+            .bind(job.as_ref().map(|j| j.queue.as_str()))
+            .bind(job.as_ref().map(|j| j.payload.as_slice()))
+            .bind(job.as_ref().map(|j| j.max_attempts))
+            .bind(job.as_ref().map(|j| j.key.as_str()))
+            .fetch_one(pool)
             .await
-            .map_err(failed("saving a session"))?;
-        if written.rows_affected() == 0 {
-            // The row exists and the guard refused the update; nothing is written.
+            .map_err(failed("saving runs"))?;
+        if !saved {
+            // The row exists and the guard refused the update; nothing was written.
             tracing::warn!(session_id = %session.session_id, "session belongs to another user: run not saved");
-            tx.rollback().await.map_err(failed("rolling back a refused save"))?;
             return Err(DbError::Ownership { session_id: session.session_id.clone() });
         }
-        for run in runs {
-            let (kind, _) = run.runner();
-            sqlx::query(sqlx::AssertSqlSafe(self.sql.upsert_run.as_str()))
-                .bind(&run.run_id)
-                .bind(&session.session_id)
-                .bind((!run.agent_id.is_empty()).then_some(run.agent_id.as_str()))
-                .bind(run.user_id.as_deref())
-                .bind(run.parent_run_id.as_deref())
-                .bind(run.status.as_str())
-                .bind(Json(run))
-                .bind(run.created_at)
-                .bind(now)
-                .bind(kind.as_str())
-                .bind(run.team_id.as_deref())
-                .bind(run.workflow_id.as_deref())
-                .execute(&mut *tx)
-                .await
-                .map_err(failed("saving a run"))?;
-        }
-        if let Some(job) = job {
-            hook_queue::push(&mut tx, self.connection.schema(), &self.timing, job).await?;
-        }
-        tx.commit().await.map_err(failed("committing runs"))
+        Ok(())
     }
 }
 

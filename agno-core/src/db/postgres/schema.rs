@@ -87,7 +87,76 @@ CREATE TABLE IF NOT EXISTS {s}.agno_hook_outcomes (
 );
 ",
     },
+    Migration { version: 3, description: "a save in one round trip", sql: SAVE_FUNCTION },
 ];
+
+/// One save in one statement (so one round trip, in one implicit transaction): the session row
+/// (agno's ownership guard; `false` when it refuses, having written nothing), then each run at
+/// the end of its session or in place, then, when a job is given, the job of the run's
+/// background hooks in apalis's table, exactly as apalis-postgres 1.0.0's own push writes it.
+/// Each statement of a PL/pgSQL function sees what committed before it, so once the session
+/// row's lock is ours, `MAX(run_index)` counts the runs of the writer that held it before.
+const SAVE_FUNCTION: &str = "
+CREATE OR REPLACE FUNCTION {s}.agno_save_runs(
+    p_session_id VARCHAR, p_session_type VARCHAR, p_agent_id VARCHAR, p_user_id VARCHAR,
+    p_session_data JSONB, p_agent_data JSONB, p_metadata JSONB, p_created_at BIGINT, p_updated_at BIGINT,
+    p_team_id VARCHAR, p_workflow_id VARCHAR, p_team_data JSONB, p_workflow_data JSONB, p_now BIGINT,
+    p_run_ids VARCHAR[], p_run_types VARCHAR[], p_agent_ids VARCHAR[], p_user_ids VARCHAR[],
+    p_parent_ids VARCHAR[], p_statuses VARCHAR[], p_data JSONB[], p_created BIGINT[], p_team_ids VARCHAR[],
+    p_workflow_ids VARCHAR[],
+    p_job_id TEXT, p_job_type TEXT, p_job BYTEA, p_max_attempts INTEGER, p_job_key TEXT
+) RETURNS BOOLEAN LANGUAGE plpgsql AS $save$
+BEGIN
+    INSERT INTO {s}.agno_sessions AS stored
+        (session_id, session_type, agent_id, user_id, session_data, agent_data, metadata, created_at, updated_at,
+         team_id, workflow_id, team_data, workflow_data)
+    VALUES (p_session_id, p_session_type, p_agent_id, p_user_id, p_session_data, p_agent_data, p_metadata,
+            p_created_at, p_updated_at, p_team_id, p_workflow_id, p_team_data, p_workflow_data)
+    ON CONFLICT (session_id) DO UPDATE SET
+        session_type  = excluded.session_type,
+        agent_id      = excluded.agent_id,
+        team_id       = excluded.team_id,
+        workflow_id   = excluded.workflow_id,
+        team_data     = excluded.team_data,
+        workflow_data = excluded.workflow_data,
+        user_id       = COALESCE(stored.user_id, excluded.user_id),
+        session_data  = excluded.session_data,
+        agent_data    = excluded.agent_data,
+        metadata      = excluded.metadata,
+        updated_at    = excluded.updated_at
+    WHERE stored.user_id IS NULL OR excluded.user_id IS NULL OR stored.user_id = excluded.user_id;
+    IF NOT FOUND THEN
+        RETURN FALSE;
+    END IF;
+    FOR i IN 1 .. COALESCE(array_length(p_run_ids, 1), 0) LOOP
+        INSERT INTO {s}.agno_runs
+            (run_id, session_id, run_type, agent_id, user_id, parent_run_id, status, run_index, run_data,
+             created_at, updated_at, team_id, workflow_id)
+        VALUES (p_run_ids[i], p_session_id, p_run_types[i], p_agent_ids[i], p_user_ids[i], p_parent_ids[i],
+                p_statuses[i],
+                (SELECT COALESCE(MAX(run_index) + 1, 0) FROM {s}.agno_runs WHERE session_id = p_session_id),
+                p_data[i], p_created[i], p_now, p_team_ids[i], p_workflow_ids[i])
+        ON CONFLICT (run_id) DO UPDATE SET
+            run_type      = excluded.run_type,
+            agent_id      = excluded.agent_id,
+            team_id       = excluded.team_id,
+            workflow_id   = excluded.workflow_id,
+            user_id       = excluded.user_id,
+            parent_run_id = excluded.parent_run_id,
+            status        = excluded.status,
+            run_data      = excluded.run_data,
+            updated_at    = excluded.updated_at;
+    END LOOP;
+    IF p_job_id IS NOT NULL THEN
+        INSERT INTO apalis.jobs
+            (id, job_type, job, status, attempts, max_attempts, run_at, priority, metadata, idempotency_key)
+        VALUES (p_job_id, p_job_type, p_job, 'Pending', 0, p_max_attempts, to_timestamp(p_now), 0, ''::hstore,
+                p_job_key);
+    END IF;
+    RETURN TRUE;
+END
+$save$;
+";
 
 /// The table that records which migrations a schema has.
 pub(super) const MIGRATIONS_TABLE: &str = "
@@ -101,51 +170,6 @@ CREATE TABLE IF NOT EXISTS {s}.agno_rs_migrations (
 /// The session columns read back, in this order.
 pub(super) const SESSION_COLUMNS: &str = "session_id, session_type, agent_id, user_id, session_data, agent_data, metadata, \
                                           created_at, updated_at, team_id, workflow_id, team_data, workflow_data";
-
-/// Inserts a session, or updates it unless it belongs to another user (agno's ownership guard).
-/// The row stays locked until the transaction ends, so writers of one session take turns and
-/// each sees the runs the previous one stored.
-pub(super) const UPSERT_SESSION: &str = "
-INSERT INTO {s}.agno_sessions AS stored
-    (session_id, session_type, agent_id, user_id, session_data, agent_data, metadata, created_at, updated_at,
-     team_id, workflow_id, team_data, workflow_data)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-ON CONFLICT (session_id) DO UPDATE SET
-    session_type  = excluded.session_type,
-    agent_id      = excluded.agent_id,
-    team_id       = excluded.team_id,
-    workflow_id   = excluded.workflow_id,
-    team_data     = excluded.team_data,
-    workflow_data = excluded.workflow_data,
-    user_id       = COALESCE(stored.user_id, excluded.user_id),
-    session_data  = excluded.session_data,
-    agent_data    = excluded.agent_data,
-    metadata      = excluded.metadata,
-    updated_at    = excluded.updated_at
-WHERE stored.user_id IS NULL
-   OR excluded.user_id IS NULL
-   OR stored.user_id = excluded.user_id";
-
-/// Inserts a run at the end of its session, or replaces a stored run's data in place (its
-/// `run_index`, `session_id` and `created_at` are kept). Runs after [`UPSERT_SESSION`] in the
-/// same transaction, so the session's row lock makes `MAX(run_index) + 1` safe.
-pub(super) const UPSERT_RUN: &str = "
-INSERT INTO {s}.agno_runs
-    (run_id, session_id, run_type, agent_id, user_id, parent_run_id, status, run_index, run_data,
-     created_at, updated_at, team_id, workflow_id)
-VALUES ($1, $2, $10, $3, $4, $5, $6,
-        (SELECT COALESCE(MAX(run_index) + 1, 0) FROM {s}.agno_runs WHERE session_id = $2),
-        $7, $8, $9, $11, $12)
-ON CONFLICT (run_id) DO UPDATE SET
-    run_type      = excluded.run_type,
-    agent_id      = excluded.agent_id,
-    team_id       = excluded.team_id,
-    workflow_id   = excluded.workflow_id,
-    user_id       = excluded.user_id,
-    parent_run_id = excluded.parent_run_id,
-    status        = excluded.status,
-    run_data      = excluded.run_data,
-    updated_at    = excluded.updated_at";
 
 /// The filters of a `RunQuery` on one session's runs: `$1` the session, `$2`..`$7` the filters.
 pub(super) const RUN_FILTER: &str = "session_id = $1
