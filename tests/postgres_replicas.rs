@@ -48,7 +48,7 @@ mod replicas {
     use agno::prelude::*;
     use serde_json::Value;
 
-    use super::common::process::{ServerProcess, stdin_closed};
+    use super::common::process::{ServerProcess, serve_in_child, stdin_closed};
     use super::pg_server;
 
     /// The agent every replica serves.
@@ -83,13 +83,7 @@ mod replicas {
         let Some(target) = std::env::var_os(REPLICA_ENV) else { return };
         let target = target.to_string_lossy().into_owned();
         let (url, schema) = target.rsplit_once('|').expect("url|schema");
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
-            .with_writer(std::io::stderr)
-            .with_ansi(false)
-            .try_init();
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
-        runtime.block_on(async {
+        serve_in_child(async {
             let db = PostgresDb::with_schema(url, schema).expect("the database");
             db.connect().await.expect("connecting and migrating");
             let mut agent = Agent::builder().id(AGENT).db(db);

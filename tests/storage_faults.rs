@@ -34,7 +34,7 @@ use std::time::Duration;
 use agno::db::{Db, DbError, DbFuture, EvalRun, EvalRunQuery, RunQuery, SessionPage, SessionQuery, SqliteDb};
 use agno::os::AgentOS;
 use agno::prelude::*;
-use common::process::{ServerProcess, stdin_closed};
+use common::process::{ServerProcess, serve_in_child, stdin_closed};
 use common::server::Server;
 use serde_json::Value;
 use tokio::sync::{Notify, mpsc as tokio_mpsc, watch};
@@ -61,15 +61,8 @@ const HANG: Duration = Duration::from_secs(120);
 #[test]
 fn storage_server_process() {
     let Some(db) = std::env::var_os(SERVER_ENV) else { return };
-    // Warnings and errors (a failed transaction names its cause) go to stderr, which the parent
-    // shows when a test fails.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .try_init();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
-    runtime.block_on(serve_until_stdin_closes(PathBuf::from(db)));
+    // Warnings and errors (a failed transaction names its cause) go to stderr.
+    serve_in_child(serve_until_stdin_closes(PathBuf::from(db)));
 }
 
 async fn serve_until_stdin_closes(db: PathBuf) {

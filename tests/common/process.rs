@@ -115,6 +115,18 @@ fn read_lines(pipe: impl Read + Send + 'static, log: Arc<Mutex<Vec<String>>>, re
     });
 }
 
+/// In the child: logs warnings and errors to stderr (which the parent shows when a test fails)
+/// and runs `serve` on a multi-threaded runtime.
+pub fn serve_in_child(serve: impl std::future::Future<Output = ()>) {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
+    runtime.block_on(serve);
+}
+
 /// Stdin closing, as a future: the server's signal to stop.
 pub async fn stdin_closed() {
     let (closed, on_close) = tokio::sync::oneshot::channel::<()>();

@@ -23,7 +23,7 @@ use apalis::prelude::{AbortError, Attempt, BoxDynError, Data, DeferredError, Wor
 use apalis_postgres::{Config, PostgresStorage};
 use sqlx::{PgPool, Row};
 
-use super::Connection;
+use super::{Connection, failed};
 use crate::db::{DbError, DbFuture, HookOutcome, HookQueue, JobFailure, JobHandler, RecordedOutcome};
 use crate::hooks::HookJob;
 
@@ -59,11 +59,6 @@ impl Default for QueueTiming {
 pub(super) struct PgHookQueue {
     pub(super) connection: Arc<Connection>,
     pub(super) timing: QueueTiming,
-}
-
-/// A failed statement, with what was being done.
-fn failed(context: &'static str) -> impl FnOnce(sqlx::Error) -> DbError {
-    move |source| DbError::Postgres { context: context.to_owned(), source }
 }
 
 /// apalis's own tables and functions (schema `apalis`), created or upgraded once per process.

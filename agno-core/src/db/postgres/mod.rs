@@ -356,29 +356,28 @@ fn redact_error(message: &str, url: &str) -> String {
 /// Applies the migrations the schema lacks, in one transaction holding an advisory lock keyed by
 /// the schema, so replicas starting together apply each once.
 async fn migrate(pool: &PgPool, schema: &str) -> Result<(), DbError> {
-    let context = failed;
-    let mut tx = pool.begin().await.map_err(context("connecting to PostgreSQL"))?;
+    let mut tx = pool.begin().await.map_err(failed("connecting to PostgreSQL"))?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(lock_key(schema))
         .execute(&mut *tx)
         .await
-        .map_err(context("locking the schema for its migrations"))?;
+        .map_err(failed("locking the schema for its migrations"))?;
     sqlx::raw_sql(sqlx::AssertSqlSafe(MIGRATIONS_TABLE.replace("{s}", schema)))
         .execute(&mut *tx)
         .await
-        .map_err(context("creating the migrations table"))?;
+        .map_err(failed("creating the migrations table"))?;
     let applied: Option<i32> =
         sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT MAX(version) FROM {schema}.agno_rs_migrations")))
             .fetch_one(&mut *tx)
             .await
-            .map_err(context("reading the applied migrations"))?;
+            .map_err(failed("reading the applied migrations"))?;
     let applied = applied.unwrap_or(0);
     for migration in MIGRATIONS.iter().filter(|m| m.version > applied) {
         let what = format!("applying migration {} ({})", migration.version, migration.description);
         sqlx::raw_sql(sqlx::AssertSqlSafe(migration.sql.replace("{s}", schema)))
             .execute(&mut *tx)
             .await
-            .map_err(context(&what))?;
+            .map_err(failed(&what))?;
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO {schema}.agno_rs_migrations (version, description, applied_at) VALUES ($1, $2, $3)"
         )))
@@ -387,10 +386,10 @@ async fn migrate(pool: &PgPool, schema: &str) -> Result<(), DbError> {
         .bind(crate::run::now_unix())
         .execute(&mut *tx)
         .await
-        .map_err(context(&what))?;
+        .map_err(failed(&what))?;
         tracing::info!(schema, version = migration.version, "applied PostgreSQL migration: {}", migration.description);
     }
-    tx.commit().await.map_err(context("committing the migrations"))
+    tx.commit().await.map_err(failed("committing the migrations"))
 }
 
 /// The advisory lock of a schema's migrations: FNV-1a of its name.
@@ -400,7 +399,7 @@ fn lock_key(schema: &str) -> i64 {
 }
 
 /// A sqlx error with what was being done.
-fn failed(context: &str) -> impl FnOnce(sqlx::Error) -> DbError {
+pub(super) fn failed(context: &str) -> impl FnOnce(sqlx::Error) -> DbError {
     let context = context.to_owned();
     move |source| DbError::Postgres { context, source }
 }
