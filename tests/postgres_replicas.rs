@@ -9,6 +9,9 @@
 //!   `…/runs/{run_id}/hooks` shows each as completed.
 //! * A replica stopped gracefully while a durable hook runs past its grace period hands the job
 //!   back to the queue (not failed): the next replica runs it, as a second delivery.
+//! * A `#[task]` added by a run on one replica is popped by a later run of the session on the
+//!   other, exactly once: of 8 runs asking for it at once on the other replica (and then of 8
+//!   split between both), one gets it.
 //!
 //! The replicas are this test binary started again with [`REPLICA_ENV`] set, running only
 //! [`replica_process`] (so no example binary can be missing or stale). A replica is killed when
@@ -76,6 +79,33 @@ mod replicas {
         }
     }
 
+    /// Counts the words of a text, slowly: the background task the replicas share.
+    #[task]
+    async fn count_words(text: String) -> String {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        format!("{} words", text.split_whitespace().count())
+    }
+
+    /// A run whose message is `count: <text>` adds [`count_words`] for the session.
+    #[hook]
+    fn queue_count(run_input: &RunInput, tasks: &Tasks) {
+        if let Some(text) = run_input.input_content_string().strip_prefix("count: ") {
+            tasks.add(count_words, text.to_owned());
+        }
+    }
+
+    /// A run whose message is `collect` waits for the session's [`count_words`] and pops it:
+    /// its answer is `count: <result>`, or `count: none` when another run popped it first.
+    #[hook]
+    async fn collect_count(run_output: &mut RunOutput, tasks: &Tasks) {
+        if run_output.input.as_ref().map(RunInput::input_content_string).as_deref() != Some("collect") {
+            return;
+        }
+        tasks.wait(count_words, Duration::from_secs(60)).await;
+        let popped = tasks.pop(count_words);
+        run_output.content = Some(format!("count: {}", popped.as_deref().unwrap_or("none")));
+    }
+
     /// Not a test of its own: a replica the other tests start (this binary again, with
     /// [`REPLICA_ENV`] set). Without the variable it returns at once.
     #[test]
@@ -86,7 +116,7 @@ mod replicas {
         serve_in_child(async {
             let db = PostgresDb::with_schema(url, schema).expect("the database");
             db.connect().await.expect("connecting and migrating");
-            let mut agent = Agent::builder().id(AGENT).db(db);
+            let mut agent = Agent::builder().id(AGENT).db(db).pre_hook(queue_count).post_hook(collect_count);
             if std::env::var_os(HOOK_LOG_ENV).is_some() {
                 agent = agent.post_hook(slow_notification);
             }
@@ -136,6 +166,20 @@ mod replicas {
         String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
     }
 
+    /// Posts a run of `message` to `session` on a replica: its status and JSON answer.
+    async fn post(client: &reqwest::Client, base: &str, session: &str, message: &str) -> Result<(u16, Value), String> {
+        let form = [("message", message), ("session_id", session), ("stream", "false")];
+        let response = client
+            .post(format!("{base}/agents/{AGENT}/runs"))
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| format!("{message}: {e}"))?;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.map_err(|e| format!("{message}: {e}"))?;
+        Ok((status, body))
+    }
+
     /// Runs posted to one session, alternately to each replica.
     const RUNS: usize = 200;
     /// Runs in flight at once.
@@ -161,15 +205,7 @@ mod replicas {
                             return Ok::<_, String>(answered);
                         }
                         let message = format!("run {i}");
-                        let form = [("message", message.as_str()), ("session_id", "shared"), ("stream", "false")];
-                        let response = client
-                            .post(format!("{}/agents/{AGENT}/runs", bases[i % 2]))
-                            .form(&form)
-                            .send()
-                            .await
-                            .map_err(|e| format!("{message}: {e}"))?;
-                        let status = response.status().as_u16();
-                        let body: Value = response.json().await.map_err(|e| format!("{message}: {e}"))?;
+                        let (status, body) = post(&client, &bases[i % 2], "shared", &message).await?;
                         if status != 200 || body["status"] != "COMPLETED" || body["session_id"] != "shared" {
                             return Err(format!("{message} to replica {}: {status} {body}", i % 2));
                         }
@@ -351,5 +387,61 @@ mod replicas {
         }
         let mut next = next;
         stop(&mut next);
+    }
+
+    /// Posts `message` to session `tasks` on a replica; the run's answer.
+    async fn run(client: &reqwest::Client, base: &str, message: &str) -> Result<String, String> {
+        match post(client, base, "tasks", message).await? {
+            (200, body) if body["content"].is_string() => Ok(body["content"].as_str().unwrap_or_default().to_owned()),
+            (status, body) => Err(format!("{message}: {status} {body}")),
+        }
+    }
+
+    /// `collect` posted 8 times at once, to the replicas `targets` picks: the answers.
+    async fn collect_at_once(
+        client: &reqwest::Client,
+        bases: &[String],
+        targets: impl Fn(usize) -> usize,
+    ) -> Vec<String> {
+        let runs: Vec<_> = (0..8)
+            .map(|i| {
+                let (client, base) = (client.clone(), bases[targets(i)].clone());
+                tokio::spawn(async move { run(&client, &base, "collect").await })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for run in runs {
+            answers.push(run.await.expect("a client task").unwrap_or_else(|e| panic!("{e}")));
+        }
+        answers
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_task_added_on_one_replica_is_popped_once_on_the_other() {
+        let Some(url) = pg_server::database_url_or_skip("a_task_added_on_one_replica") else { return };
+        let schema = schema("tasks");
+        let mut replicas = [replica(&url, &schema, None, None), replica(&url, &schema, None, None)];
+        let bases = [replicas[0].base.clone(), replicas[1].base.clone()];
+        agno::models::openai::install_tls_provider();
+        let client = reqwest::Client::builder().timeout(HANG).build().expect("an HTTP client");
+
+        // Added on replica 0; eight runs on replica 1 ask for it at once.
+        run(&client, &bases[0], "count: one two three").await.unwrap_or_else(|e| panic!("{e}"));
+        let answers = collect_at_once(&client, &bases, |_| 1).await;
+        let got: Vec<&String> = answers.iter().filter(|a| *a != "count: none").collect();
+        assert_eq!(got, ["count: 3 words"], "exactly one run of the other replica popped it: {answers:?}");
+
+        // Added on replica 1; eight runs split between both ask for it at once.
+        run(&client, &bases[1], "count: four five").await.unwrap_or_else(|e| panic!("{e}"));
+        let answers = collect_at_once(&client, &bases, |i| i % 2).await;
+        let got: Vec<&String> = answers.iter().filter(|a| *a != "count: none").collect();
+        assert_eq!(got, ["count: 2 words"], "exactly one run popped it: {answers:?}");
+
+        let left =
+            psql(&url, &format!("SELECT COUNT(*) FROM \"{schema}\".agno_task_results WHERE status = 'COMPLETED'"));
+        assert_eq!(left, ["0"], "nothing left to pop");
+        for replica in &mut replicas {
+            stop(replica);
+        }
     }
 }

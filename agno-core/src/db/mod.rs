@@ -25,6 +25,7 @@ mod memory;
 mod postgres;
 mod sqlite;
 
+use crate::tasks::TaskBackend;
 use std::sync::Arc;
 
 pub use default::default_db;
@@ -33,7 +34,7 @@ pub use error::{DbError, DbFuture};
 pub use hook_queue::{HookOutcome, HookQueue, JobFailure, JobHandler, RecordedOutcome};
 pub use memory::InMemoryDb;
 #[cfg(feature = "postgres")]
-pub use postgres::{DEFAULT_SCHEMA, PostgresDb};
+pub use postgres::{DEFAULT_SCHEMA, PostgresDb, PostgresTaskBackend};
 pub use sqlite::SqliteDb;
 
 use serde::{Deserialize, Serialize};
@@ -239,6 +240,13 @@ pub trait Db: Send + Sync + 'static {
     /// Saves an evaluation (inserted, or replaced if its `run_id` is stored already).
     fn save_eval_run<'a>(&'a self, eval_run: &'a EvalRun) -> DbFuture<'a, ()>;
 
+    /// Where the `tasks` of runners storing in this database are kept, unless they are given a
+    /// backend: `None` (the default: [`default_backend`](crate::tasks::default_backend), in this
+    /// process); PostgreSQL keeps them in the database, shared by every replica.
+    fn task_backend(&self) -> Option<Arc<dyn TaskBackend>> {
+        None
+    }
+
     /// The durable queue of background hooks this database holds, if it has one
     /// (`PostgresDb`); `None` (the default) keeps background hooks in the process.
     fn hook_queue(&self) -> Option<Arc<dyn HookQueue>> {
@@ -306,6 +314,9 @@ impl<D: Db + ?Sized> Db for Arc<D> {
     }
     fn get_eval_runs<'a>(&'a self, query: &'a EvalRunQuery) -> DbFuture<'a, Vec<EvalRun>> {
         (**self).get_eval_runs(query)
+    }
+    fn task_backend(&self) -> Option<Arc<dyn TaskBackend>> {
+        (**self).task_backend()
     }
     fn hook_queue(&self) -> Option<Arc<dyn HookQueue>> {
         (**self).hook_queue()

@@ -177,10 +177,10 @@ impl HookJob {
         };
         let HookEntry { key, position, run_input, run_output, mut run_context, session, debug_mode, .. } = entry;
         run_context.delivery = Some(Delivery { attempt, idempotency_key: key });
-        let tasks = hook.params_at(stage).contains(super::HookParams::TASKS).then(|| {
-            let backend = runner.base().tasks_backend.clone().unwrap_or_else(crate::tasks::default_backend);
-            Tasks::new(backend, run_context.session_id.as_str())
-        });
+        let tasks = hook
+            .params_at(stage)
+            .contains(super::HookParams::TASKS)
+            .then(|| Tasks::new(runner.base().tasks_backend(), run_context.session_id.as_str()));
         Ok(BackgroundHook::from_copies(
             hook,
             stage,

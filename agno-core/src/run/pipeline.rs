@@ -41,7 +41,7 @@ use crate::hooks::{
 };
 use crate::models::{BoxFuture, Message, MessageMetrics, Model, ModelChunk, ModelError, ModelRequest, Role};
 use crate::session::Session;
-use crate::tasks::{Tasks, default_backend};
+use crate::tasks::Tasks;
 
 /// Where background hooks go: inline (the default), or to a scheduler.
 #[derive(Clone, Default)]
@@ -771,10 +771,7 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
         model_provider: output.model_provider.clone().unwrap_or_default(),
     });
 
-    let tasks = common.needs_tasks.then(|| {
-        let backend = common.tasks_backend.clone().unwrap_or_else(default_backend);
-        Tasks::new(backend, run_context.session_id.as_str())
-    });
+    let tasks = common.needs_tasks.then(|| Tasks::new(common.tasks_backend(), run_context.session_id.as_str()));
     let mut background = Vec::new();
     let store = match &parent {
         Some(parent) => parent.db.clone(),

@@ -106,6 +106,18 @@ pub(crate) struct Base {
     pub(crate) history_runs: Option<usize>,
 }
 
+impl Base {
+    /// The backend `tasks` hook parameters use: the one given to the runner, else its database's
+    /// ([`Db::task_backend`], shared by replicas on PostgreSQL), else
+    /// [`default_backend`](crate::tasks::default_backend).
+    pub(crate) fn tasks_backend(&self) -> Arc<dyn TaskBackend> {
+        self.tasks_backend
+            .clone()
+            .or_else(|| self.db.as_ref().and_then(|db| db.task_backend()))
+            .unwrap_or_else(crate::tasks::default_backend)
+    }
+}
+
 impl Settings {
     /// Resolves the id (given, from the name as agno derives it, or new) and checks the hooks;
     /// every problem goes to `problems`.
@@ -264,9 +276,10 @@ macro_rules! base_accessors {
             self.inner.base.store_events
         }
 
-        /// The backend `tasks` hook parameters use ([`default_backend`](crate::tasks::default_backend) unless set).
+        /// The backend `tasks` hook parameters use: the one set, else the database's (PostgreSQL
+        /// keeps tasks for every replica), else [`default_backend`](crate::tasks::default_backend).
         pub fn tasks_backend(&self) -> ::std::sync::Arc<dyn $crate::tasks::TaskBackend> {
-            self.inner.base.tasks_backend.clone().unwrap_or_else($crate::tasks::default_backend)
+            self.inner.base.tasks_backend()
         }
 
         #[doc = concat!("The same ", $what, " storing its runs in `db` (AgentOS gives its database to those that have none).")]

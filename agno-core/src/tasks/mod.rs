@@ -31,6 +31,7 @@ mod immediate;
 mod in_process;
 mod sqlite;
 mod store;
+pub(crate) mod stored;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -44,10 +45,14 @@ use serde_json::Value;
 
 pub use backend::{Job, TaskBackend, WaitMode, Work};
 pub use executor::DEFAULT_MAX_WORKERS;
+#[cfg(feature = "postgres")]
+pub(crate) use executor::{Executor, RunStore};
 pub use handle::{AddOptions, BackgroundTasks, PendingResults, TaskSpec, Tasks, resume};
 pub use immediate::ImmediateBackend;
 pub use in_process::InProcessBackend;
 pub use sqlite::{SqliteTaskBackend, TaskStoreError};
+#[cfg(feature = "postgres")]
+pub(crate) use store::{Start, Ticket};
 
 use crate::models::BoxFuture;
 
@@ -324,4 +329,4 @@ pub trait TaskExt: Task + Sized {
 impl<T: Task> TaskExt for T {}
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

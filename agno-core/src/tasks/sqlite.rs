@@ -8,7 +8,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::Value;
@@ -17,10 +17,13 @@ use tokio::sync::{Notify, oneshot};
 
 use super::backend::{Job, TaskBackend, WaitMode, Work};
 use super::executor::{DEFAULT_MAX_WORKERS, Executor, RunStore};
-use super::store::{Start, Ticket, outcome_status};
+use super::store::{Start, Ticket};
+use super::stored::{
+    KeyLook, StoredRow, Submission, cancelled, error_json, now_ms, refuse, resume_stored, stored_error, stored_outcome,
+    stored_seq, stored_value, ticket_seq, ttl_ms, wait_answer, wait_deadline,
+};
 use super::{TaskError, TaskErrorKind, TaskResult, TaskStatus};
 use crate::models::BoxFuture;
-use crate::panic::panic_message;
 use crate::registry;
 use crate::sqlite_setup::retry_busy;
 
@@ -36,9 +39,6 @@ const STUCK_POLLS: u32 = 50;
 /// How often [`SqliteTaskBackend::run_until_idle`] looks for new rows and for rows of its own
 /// cancelled elsewhere.
 const IDLE_POLL: Duration = Duration::from_millis(100);
-
-/// The largest stored ttl (about 73 million years), so `finished_at + ttl_ms` cannot overflow.
-const MAX_TTL_MS: i64 = i64::MAX / 4;
 
 /// The table and its indexes, created when missing.
 const SCHEMA: &str = "
@@ -110,46 +110,11 @@ fn io_error(context: String) -> impl FnOnce(std::io::Error) -> TaskStoreError {
     move |source| TaskStoreError::Io { context, source }
 }
 
-/// Now, in unix milliseconds.
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// A stored unix-milliseconds time.
-fn time_of(ms: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
-}
-
-/// A ttl as stored milliseconds.
-fn ttl_ms(ttl: Duration) -> i64 {
-    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).min(MAX_TTL_MS)
-}
-
-/// A sequence number as the executor's ticket carries it.
-fn ticket_seq(seq: i64) -> u64 {
-    u64::try_from(seq).unwrap_or(0)
-}
-
-fn cancelled(message: &str) -> TaskError {
-    TaskError::new(TaskErrorKind::Cancelled, message)
-}
-
-fn lost_message(key: &str) -> String {
-    format!(
-        "the process that ran task `{key}` exited before it finished, and plain closures cannot be resumed; use #[task]"
-    )
-}
-
 fn unqueueable_message(name: &str) -> String {
     format!(
         "task `{name}` cannot be handed to a worker process: only registered #[task] functions with serialisable \
          arguments can (a plain closure's code cannot be found again by another process)"
     )
-}
-
-/// The error of a row as stored JSON.
-fn error_json(error: &TaskError) -> String {
-    serde_json::to_string(error).unwrap_or_else(|_| format!("{{\"kind\":\"failed\",\"message\":{:?}}}", error.message))
 }
 
 /// Whether `s` looks like an owner id (32 hex digits), so it is safe in a file name.
@@ -229,36 +194,22 @@ fn settle(
 
 /// A snapshot from a row selected with [`COLUMNS`].
 fn decode(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<TaskResult, TaskStoreError>> {
-    let seq: i64 = row.get(0)?;
-    let status_text: String = row.get(5)?;
-    let value: Option<String> = row.get(6)?;
-    let error: Option<String> = row.get(7)?;
-    let Some(status) = TaskStatus::parse(&status_text) else {
-        return Ok(Err(TaskStoreError::Corrupt(format!("row {seq}: unknown status `{status_text}`"))));
-    };
-    let value = match value.map(|v| serde_json::from_str::<Value>(&v)).transpose() {
-        Ok(value) => value,
-        Err(e) => return Ok(Err(TaskStoreError::Corrupt(format!("row {seq}: value: {e}")))),
-    };
-    let error = match error.map(|e| serde_json::from_str::<TaskError>(&e)).transpose() {
-        Ok(error) => error,
-        Err(e) => return Ok(Err(TaskStoreError::Corrupt(format!("row {seq}: error: {e}")))),
-    };
-    let ttl: i64 = row.get(9)?;
-    Ok(Ok(TaskResult {
+    let stored = StoredRow {
+        seq: row.get(0)?,
         id: row.get(1)?,
         session_id: row.get(2)?,
         key: row.get(3)?,
         name: row.get(4)?,
-        status,
-        value,
-        error,
+        status: row.get(5)?,
+        value: row.get(6)?,
+        error: row.get(7)?,
         priority: row.get(8)?,
-        ttl: Duration::from_millis(u64::try_from(ttl).unwrap_or(0)),
-        created_at: time_of(row.get(10)?),
-        started_at: row.get::<_, Option<i64>>(11)?.map(time_of),
-        finished_at: row.get::<_, Option<i64>>(12)?.map(time_of),
-    }))
+        ttl_ms: row.get(9)?,
+        created_at: row.get(10)?,
+        started_at: row.get(11)?,
+        finished_at: row.get(12)?,
+    };
+    Ok(stored.into_result().map_err(TaskStoreError::Corrupt))
 }
 
 /// An exclusive lock on `<database>.owners/<owner>.lock`, held while the owner lives; the file is
@@ -365,14 +316,6 @@ struct Resumed {
     work: Work,
 }
 
-/// What a wait sees of one key.
-struct KeyLook {
-    key: String,
-    inflight: bool,
-    foreign: bool,
-    completed: Option<Value>,
-}
-
 impl Inner {
     fn db(&self) -> MutexGuard<'_, DbState> {
         // A panic while holding the lock drops any open transaction, which rolls it back.
@@ -467,19 +410,8 @@ impl Inner {
 
     /// Records an outcome; whether it was kept (not cancelled meanwhile).
     fn try_finish(&self, ticket: &Ticket, outcome: Result<Value, TaskError>) -> Result<bool, TaskStoreError> {
-        let seq = i64::try_from(ticket.seq).unwrap_or(i64::MAX);
-        let status = outcome_status(&outcome);
-        let (value, error) = match outcome {
-            Ok(value) => match serde_json::to_string(&value) {
-                Ok(text) => (Some(text), None),
-                Err(e) => {
-                    let error = TaskError::new(TaskErrorKind::Serialization, format!("cannot store the output: {e}"));
-                    (None, Some(error_json(&error)))
-                }
-            },
-            Err(error) => (None, Some(error_json(&error))),
-        };
-        let status = if value.is_none() && status == TaskStatus::Completed { TaskStatus::Failed } else { status };
+        let seq = stored_seq(ticket.seq);
+        let (status, value, error) = stored_outcome(outcome);
         let mut db = self.db();
         db.cancels.remove(&seq);
         db.running.remove(&seq);
@@ -566,24 +498,7 @@ impl Inner {
         };
         let mut resumed = Vec::new();
         for orphan in orphans {
-            let work = match (registry::resumable(&orphan.name), &orphan.args) {
-                (Some(resume), Some(args)) => serde_json::from_str::<Value>(args)
-                    .map_err(|e| {
-                        TaskError::new(TaskErrorKind::Serialization, format!("cannot read the stored arguments: {e}"))
-                    })
-                    .and_then(|args| {
-                        std::panic::catch_unwind(move || resume(args))
-                            .unwrap_or_else(|panic| Err(TaskError::new(TaskErrorKind::Panicked, panic_message(panic))))
-                    }),
-                (Some(_), None) => Err(TaskError::new(
-                    TaskErrorKind::Lost,
-                    format!(
-                        "the process that ran task `{}` exited before it finished, and its arguments were not stored",
-                        orphan.key
-                    ),
-                )),
-                (None, _) => Err(TaskError::new(TaskErrorKind::Lost, lost_message(&orphan.key))),
-            };
+            let work = resume_stored(&orphan.name, &orphan.key, orphan.args.as_deref());
             match work {
                 Ok(work) => {
                     tx.execute(
@@ -791,7 +706,7 @@ impl Inner {
                     .query_map(params![session_id, key], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
                     .and_then(Iterator::collect)
                     .context("reading tasks")?;
-                let mut look = KeyLook { key: key.clone(), inflight: false, foreign: false, completed: None };
+                let mut look = KeyLook { inflight: false, foreign: false, completed: None };
                 for (status, owner, value) in rows {
                     match TaskStatus::parse(&status) {
                         Some(TaskStatus::Pending | TaskStatus::Running) => {
@@ -799,14 +714,7 @@ impl Inner {
                             look.foreign |= owner.as_deref() != Some(self.owner.as_str());
                         }
                         Some(TaskStatus::Completed) => {
-                            look.completed = match value.as_deref().map(serde_json::from_str::<Value>) {
-                                Some(Ok(value)) => Some(value),
-                                None => Some(Value::Null),
-                                Some(Err(e)) => {
-                                    tracing::error!(key = %key, error = %e, "a stored task value cannot be decoded");
-                                    None
-                                }
-                            };
+                            look.completed = stored_value(key, value.as_deref());
                         }
                         _ => look.completed = None,
                     }
@@ -1222,29 +1130,8 @@ impl SqliteTaskBackend {
 
 impl TaskBackend for SqliteTaskBackend {
     fn submit(&self, job: Job) -> TaskResult {
-        let Job { session_id, key, name, ttl, priority, args, work } = job;
-        let created = now_ms();
-        let mut snapshot = TaskResult {
-            id: uuid::Uuid::new_v4().simple().to_string(),
-            session_id,
-            key,
-            name,
-            status: TaskStatus::Pending,
-            value: None,
-            error: None,
-            created_at: time_of(created),
-            started_at: None,
-            finished_at: None,
-            ttl,
-            priority,
-        };
-        let args = args.and_then(|args| match serde_json::to_string(&args) {
-            Ok(text) => Some(text),
-            Err(e) => {
-                tracing::warn!(key = %snapshot.key, error = %e, "cannot store a task's arguments; it cannot be resumed");
-                None
-            }
-        });
+        let Submission { mut snapshot, created, args, work } = Submission::new(job);
+        let priority = snapshot.priority;
         let refused = if self.closed.load(Ordering::SeqCst) {
             Some(TaskError::new(TaskErrorKind::Lost, "the task backend was closed before this task was added"))
         } else if self.inner.queue_only && (args.is_none() || registry::resumable(&snapshot.name).is_none()) {
@@ -1262,11 +1149,7 @@ impl TaskBackend for SqliteTaskBackend {
             None
         };
         match self.inner.insert(&snapshot, args.as_deref(), refused.as_ref(), created) {
-            Ok(_) if refused.is_some() => {
-                snapshot.status = TaskStatus::Failed;
-                snapshot.error = refused;
-                snapshot.finished_at = Some(time_of(created));
-            }
+            Ok(_) if let Some(error) = refused => refuse(&mut snapshot, error),
             Ok(_) if self.inner.queue_only => {
                 if let Some(on_queued) = &self.on_queued {
                     on_queued();
@@ -1289,9 +1172,7 @@ impl TaskBackend for SqliteTaskBackend {
             }
             Err(e) => {
                 tracing::error!(key = %snapshot.key, error = %e, "cannot store a task; it does not run");
-                snapshot.status = TaskStatus::Failed;
-                snapshot.error = Some(TaskError::new(TaskErrorKind::Lost, format!("cannot store the task: {e}")));
-                snapshot.finished_at = Some(SystemTime::now());
+                refuse(&mut snapshot, TaskError::new(TaskErrorKind::Lost, format!("cannot store the task: {e}")));
             }
         }
         snapshot
@@ -1322,14 +1203,8 @@ impl TaskBackend for SqliteTaskBackend {
         });
         taken
             .into_iter()
-            .filter_map(|(key, value, _)| match value.as_deref().map(serde_json::from_str::<Value>) {
-                None => Some((key, Value::Null)),
-                Some(Ok(value)) => Some((key, value)),
-                Some(Err(e)) => {
-                    tracing::error!(key = %key, error = %e, "a stored task value cannot be decoded; it is dropped");
-                    None
-                }
-            })
+            .filter_map(|(key, value, _)| Some((stored_value(&key, value.as_deref())?, key)))
+            .map(|(value, key)| (key, value))
             .collect()
     }
 
@@ -1338,13 +1213,7 @@ impl TaskBackend for SqliteTaskBackend {
             tracing::error!(error = %e, "cannot pop the task errors");
             Vec::new()
         });
-        taken
-            .into_iter()
-            .map(|(key, _, error)| {
-                let error = error.and_then(|e| serde_json::from_str::<TaskError>(&e).ok());
-                (key, error.unwrap_or_else(|| TaskError::new(TaskErrorKind::Failed, "unknown error")))
-            })
-            .collect()
+        taken.into_iter().map(|(key, _, error)| (key, stored_error(error.as_deref()))).collect()
     }
 
     fn has(&self, session_id: &str, key: Option<&str>) -> bool {
@@ -1376,8 +1245,7 @@ impl TaskBackend for SqliteTaskBackend {
         timeout: Duration,
     ) -> BoxFuture<'a, Vec<(String, Value)>> {
         Box::pin(async move {
-            let now = tokio::time::Instant::now();
-            let deadline = now.checked_add(timeout).unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600));
+            let deadline = wait_deadline(timeout);
             loop {
                 let notified = self.inner.notify.notified();
                 let mut notified = std::pin::pin!(notified);
@@ -1390,35 +1258,12 @@ impl TaskBackend for SqliteTaskBackend {
                         return Vec::new();
                     }
                 };
-                let mut done = Vec::new();
-                let mut unfinished = false;
-                let mut foreign = false;
-                for look in &looks {
-                    if look.inflight {
-                        unfinished = true;
-                        foreign |= look.foreign;
-                        continue;
-                    }
-                    if let Some(value) = &look.completed {
-                        done.push((look.key.clone(), value.clone()));
-                        if mode == WaitMode::Any {
-                            return done;
-                        }
-                    }
-                }
-                if !unfinished {
-                    return done;
-                }
                 let now = tokio::time::Instant::now();
-                if now >= deadline {
-                    // The completed values so far, including keys that also have a newer run.
-                    let found = looks.into_iter().filter_map(|look| Some((look.key, look.completed?)));
-                    return match mode {
-                        WaitMode::All => found.collect(),
-                        WaitMode::Any => found.take(1).collect(),
-                    };
+                if let Some(answer) = wait_answer(keys, &looks, mode, now >= deadline) {
+                    return answer;
                 }
                 // Rows run by another process do not wake us: look again every 50 ms for those.
+                let foreign = looks.iter().any(|look| look.inflight && look.foreign);
                 let until = if foreign { deadline.min(now + FOREIGN_POLL) } else { deadline };
                 let _ = tokio::time::timeout_at(until, notified).await;
             }
@@ -1785,7 +1630,7 @@ mod tests {
         let start = Instant::now();
         assert_eq!(t.wait("slow", Duration::from_secs(10)).await, Some(json!(1)));
         let finished = t.get("slow").unwrap().finished_at.unwrap();
-        let late = SystemTime::now().duration_since(finished).unwrap_or_default();
+        let late = std::time::SystemTime::now().duration_since(finished).unwrap_or_default();
         assert!(start.elapsed() >= Duration::from_millis(150));
         assert!(late < Duration::from_secs(1), "woken {late:?} after the task finished");
 

@@ -15,6 +15,7 @@ use serde_json::Value;
 use tokio::sync::{Notify, oneshot};
 
 use super::backend::{Job, WaitMode};
+use super::stored::cancelled;
 use super::{TaskError, TaskErrorKind, TaskResult, TaskStatus};
 
 /// Identifies one submission to the code that runs it.
@@ -114,10 +115,6 @@ impl Default for MemoryStore {
             id_prefix: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
         }
     }
-}
-
-fn cancelled(message: &str) -> TaskError {
-    TaskError::new(TaskErrorKind::Cancelled, message)
 }
 
 impl State {

@@ -1,5 +1,6 @@
-//! The task rules, and one test for each fasthooks 0.1.4 bug the reference records, on the
-//! in-process and immediate backends.
+//! The task rules, and one test for each fasthooks 0.1.4 bug the reference records: one shared
+//! suite ([`task_backend_rules!`]) that every backend runs (in-process and SQLite here,
+//! PostgreSQL beside its backend), and the in-process and immediate backends' own tests.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -47,6 +48,73 @@ fn in_process(workers: usize) -> Tasks {
     Tasks::new(Arc::new(InProcessBackend::with_max_workers(workers)), "s")
 }
 
+/// Makes a backend running at most this many tasks at once; backends made by one `Make` share
+/// their results (one process, file or database).
+pub(crate) type Make = dyn Fn(usize) -> Arc<dyn TaskBackend> + Send + Sync;
+
+/// Session `s` of a new backend of `make`.
+fn tasks(make: &Make, workers: usize) -> Tasks {
+    Tasks::new(make(workers), "s")
+}
+
+/// One test per rule of the shared suite, each with the backends `$setup(test_name).await`
+/// gives: `Option<(guard, Box<Make>)>`, `None` to skip (the guard lives until the test ends).
+macro_rules! task_backend_rules {
+    ($setup:path) => {
+        $crate::tasks::tests::task_backend_rules!(@each $setup;
+            add_returns_at_once_and_pop_is_typed,
+            explicit_keys_run_the_same_task_twice,
+            fasthooks_bug_priority_is_honoured_when_workers_are_busy,
+            fasthooks_bug_readding_a_pending_key_never_leaves_one_pending_forever,
+            readding_a_running_key_replaces_the_result_only_when_the_new_one_finishes,
+            fasthooks_bug_sessions_never_collide,
+            fasthooks_bug_a_panicking_task_is_failed_not_running_forever,
+            errors_and_transform_failures_are_failed,
+            ttl_counts_from_completion_and_results_expire,
+            cancel_pending_always_works_and_cancel_running_async_stops_it,
+            cancelling_a_running_blocking_task_discards_its_result,
+            cancel_all_counts_pending_and_running,
+            fasthooks_bug_waits_look_even_with_a_zero_timeout,
+            wait_any_and_wait_all,
+            a_completed_null_is_not_a_missing_result,
+            pop_all_returns_keys_oldest_first_and_a_wrong_type_stays,
+        );
+    };
+    (@each $setup:path; $($rule:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $rule() {
+                let Some((_guard, make)) = $setup(stringify!($rule)).await else { return };
+                $crate::tasks::tests::$rule(&*make).await;
+            }
+        )*
+    };
+}
+pub(crate) use task_backend_rules;
+
+/// In-process backends: each its own store.
+async fn in_process_backends(_test: &str) -> Option<((), Box<Make>)> {
+    Some(((), Box::new(|workers| Arc::new(InProcessBackend::with_max_workers(workers)) as Arc<dyn TaskBackend>)))
+}
+
+/// SQLite backends on one new file.
+async fn sqlite_backends(_test: &str) -> Option<(tempfile::TempDir, Box<Make>)> {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("tasks.db");
+    let make = move |workers| {
+        Arc::new(SqliteTaskBackend::open_with(&path, workers).expect("the task file")) as Arc<dyn TaskBackend>
+    };
+    Some((dir, Box::new(make)))
+}
+
+mod in_process_rules {
+    super::task_backend_rules!(super::in_process_backends);
+}
+
+mod sqlite_rules {
+    super::task_backend_rules!(super::sqlite_backends);
+}
+
 const LONG: Duration = Duration::from_secs(10);
 
 /// Occupies `n` workers until the returned sender is dropped or sent to.
@@ -71,9 +139,9 @@ async fn until_running(tasks: &Tasks, key: &str) {
     panic!("{key} never started");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn add_returns_at_once_and_pop_is_typed() {
-    let tasks = in_process(2);
+/// A rule of every backend.
+pub(crate) async fn add_returns_at_once_and_pop_is_typed(make: &Make) {
+    let tasks = tasks(make, 2);
     let added = tasks.add(SlowDouble, (21, 20));
     assert_eq!(added.key, "slow_double");
     assert_eq!(added.status, TaskStatus::Pending);
@@ -90,9 +158,9 @@ async fn add_returns_at_once_and_pop_is_typed() {
     assert!(tasks.get(SlowDouble).is_none());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn explicit_keys_run_the_same_task_twice() {
-    let tasks = in_process(2);
+/// A rule of every backend.
+pub(crate) async fn explicit_keys_run_the_same_task_twice(make: &Make) {
+    let tasks = tasks(make, 2);
     tasks.add(Double.keyed("double:a"), 1);
     tasks.add_with(Double, 2, AddOptions::new().key("double:b"));
     let all = tasks.wait_all(["double:a", "double:b"], LONG).await;
@@ -104,10 +172,10 @@ async fn explicit_keys_run_the_same_task_twice() {
     assert_eq!(tasks.wait(Double, LONG).await, Some(10));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fasthooks_bug_priority_is_honoured_when_workers_are_busy() {
+/// A rule of every backend.
+pub(crate) async fn fasthooks_bug_priority_is_honoured_when_workers_are_busy(make: &Make) {
     // fasthooks ran [low0, high0, low1, high1, ...] in FIFO order: priority was dead data.
-    let tasks = in_process(1);
+    let tasks = tasks(make, 1);
     let order = Arc::new(Mutex::new(Vec::new()));
     let gate = block_workers(&tasks, 1);
     until_running(&tasks, "blocker0").await;
@@ -120,10 +188,10 @@ async fn fasthooks_bug_priority_is_honoured_when_workers_are_busy() {
     assert_eq!(*order.lock().unwrap(), ["high0", "high1", "mid", "low0", "low1"]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fasthooks_bug_readding_a_pending_key_never_leaves_one_pending_forever() {
+/// A rule of every backend.
+pub(crate) async fn fasthooks_bug_readding_a_pending_key_never_leaves_one_pending_forever(make: &Make) {
     // fasthooks: both jobs ran against the second result object; the first stayed PENDING.
-    let tasks = in_process(1);
+    let tasks = tasks(make, 1);
     let gate = block_workers(&tasks, 1);
     until_running(&tasks, "blocker0").await;
     let first = tasks.add(Double, 1);
@@ -135,9 +203,9 @@ async fn fasthooks_bug_readding_a_pending_key_never_leaves_one_pending_forever()
     assert!(tasks.pop_all().iter().all(|(k, _)| k != "double"), "the replaced one produced nothing");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn readding_a_running_key_replaces_the_result_only_when_the_new_one_finishes() {
-    let tasks = in_process(2);
+/// A rule of every backend.
+pub(crate) async fn readding_a_running_key_replaces_the_result_only_when_the_new_one_finishes(make: &Make) {
+    let tasks = tasks(make, 2);
     let (release_old, old_gate) = mpsc::channel::<()>();
     let (release_new, new_gate) = mpsc::channel::<()>();
     tasks.spawn("job", AddOptions::new(), move || old_gate.recv().map(|_| "old").unwrap_or("old"));
@@ -162,10 +230,10 @@ async fn readding_a_running_key_replaces_the_result_only_when_the_new_one_finish
     assert_eq!(tasks.pop("job"), None, "one visible result per key");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fasthooks_bug_sessions_never_collide() {
+/// A rule of every backend.
+pub(crate) async fn fasthooks_bug_sessions_never_collide(make: &Make) {
     // fasthooks stored "{session}:{key}": session "a:b" + key "c" was session "a" + key "b:c".
-    let backend: Arc<dyn TaskBackend> = Arc::new(InProcessBackend::new());
+    let backend = make(4);
     let ab = Tasks::new(Arc::clone(&backend), "a:b");
     let a = Tasks::new(Arc::clone(&backend), "a");
     ab.spawn("c", AddOptions::new(), || 420);
@@ -178,15 +246,15 @@ async fn fasthooks_bug_sessions_never_collide() {
     for weird in ["", ":", "a\0b", "ключ", "x::y"] {
         let t = Tasks::new(Arc::clone(&backend), weird);
         t.spawn(weird, AddOptions::new(), || 1);
-        assert_eq!(t.wait(weird, LONG).await, Some(json!(1)));
+        assert_eq!(t.wait(weird, LONG).await, Some(json!(1)), "session and key {weird:?}");
     }
     assert_eq!(ab.pop("c"), Some(json!(420)));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fasthooks_bug_a_panicking_task_is_failed_not_running_forever() {
+/// A rule of every backend.
+pub(crate) async fn fasthooks_bug_a_panicking_task_is_failed_not_running_forever(make: &Make) {
     // fasthooks: a task raising SystemExit stayed RUNNING forever.
-    let tasks = in_process(2);
+    let tasks = tasks(make, 2);
     tasks.spawn("boom", AddOptions::new(), || -> i32 { panic!("kaboom") });
     tasks.spawn_async("async_boom", AddOptions::new(), async {
         tokio::task::yield_now().await;
@@ -206,8 +274,8 @@ async fn fasthooks_bug_a_panicking_task_is_failed_not_running_forever() {
     assert!(tasks.pop_errors().is_empty(), "popped once");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn errors_and_transform_failures_are_failed() {
+/// A rule of every backend.
+pub(crate) async fn errors_and_transform_failures_are_failed(make: &Make) {
     #[derive(Default)]
     struct Parse;
     impl Task for Parse {
@@ -221,7 +289,7 @@ async fn errors_and_transform_failures_are_failed() {
                 .map(|n| if n > 100 { Err(TaskError::new(TaskErrorKind::Transform, "too big")) } else { Ok(n) })
         }
     }
-    let tasks = in_process(2);
+    let tasks = tasks(make, 2);
     tasks.add(Parse.keyed("bad"), "x".into());
     tasks.add(Parse.keyed("big"), "500".into());
     tasks.add(Parse.keyed("ok"), "7".into());
@@ -233,9 +301,9 @@ async fn errors_and_transform_failures_are_failed() {
     assert_eq!(errors["big"], TaskError::new(TaskErrorKind::Transform, "too big"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ttl_counts_from_completion_and_results_expire() {
-    let tasks = in_process(2);
+/// A rule of every backend.
+pub(crate) async fn ttl_counts_from_completion_and_results_expire(make: &Make) {
+    let tasks = tasks(make, 2);
     tasks.add_with(SlowDouble, (1, 600), AddOptions::new().ttl(Duration::from_millis(300)));
     // Running longer than its ttl: it does not expire while running.
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -246,9 +314,9 @@ async fn ttl_counts_from_completion_and_results_expire() {
     assert!(!tasks.has_any());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancel_pending_always_works_and_cancel_running_async_stops_it() {
-    let tasks = in_process(1);
+/// A rule of every backend.
+pub(crate) async fn cancel_pending_always_works_and_cancel_running_async_stops_it(make: &Make) {
+    let tasks = tasks(make, 1);
     let gate = block_workers(&tasks, 1);
     until_running(&tasks, "blocker0").await;
     tasks.add(Double, 1);
@@ -272,9 +340,9 @@ async fn cancel_pending_always_works_and_cancel_running_async_stops_it() {
     assert!(!finished.load(Ordering::SeqCst), "the future was dropped at its await");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancelling_a_running_blocking_task_discards_its_result() {
-    let tasks = in_process(2);
+/// A rule of every backend.
+pub(crate) async fn cancelling_a_running_blocking_task_discards_its_result(make: &Make) {
+    let tasks = tasks(make, 2);
     let (release, gate) = mpsc::channel::<()>();
     tasks.spawn("blocking", AddOptions::new(), move || gate.recv().is_ok());
     until_running(&tasks, "blocking").await;
@@ -288,9 +356,9 @@ async fn cancelling_a_running_blocking_task_discards_its_result() {
     assert!(!tasks.has("blocking"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancel_all_counts_pending_and_running() {
-    let tasks = in_process(1);
+/// A rule of every backend.
+pub(crate) async fn cancel_all_counts_pending_and_running(make: &Make) {
+    let tasks = tasks(make, 1);
     let gate = block_workers(&tasks, 1);
     until_running(&tasks, "blocker0").await;
     tasks.add(Double.keyed("a"), 1);
@@ -299,19 +367,19 @@ async fn cancel_all_counts_pending_and_running() {
     drop(gate);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fasthooks_bug_waits_look_even_with_a_zero_timeout() {
+/// A rule of every backend.
+pub(crate) async fn fasthooks_bug_waits_look_even_with_a_zero_timeout(make: &Make) {
     // fasthooks: wait(timeout=0) returned None without looking, even for a completed task.
-    let tasks = in_process(2);
+    let tasks = tasks(make, 2);
     tasks.add(Double, 4);
     assert_eq!(tasks.wait(Double, LONG).await, Some(8));
     assert_eq!(tasks.wait(Double, Duration::ZERO).await, Some(8));
     assert_eq!(tasks.wait("unknown", Duration::ZERO).await, None::<Value>);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wait_any_and_wait_all() {
-    let tasks = in_process(4);
+/// A rule of every backend.
+pub(crate) async fn wait_any_and_wait_all(make: &Make) {
+    let tasks = tasks(make, 4);
     tasks.add(SlowDouble.keyed("slow"), (1, 300));
     tasks.add(SlowDouble.keyed("fast"), (2, 10));
     tasks.spawn("fails", AddOptions::new(), || -> i32 { panic!("no") });
@@ -327,10 +395,10 @@ async fn wait_any_and_wait_all() {
     assert!(tasks.cancel("slower"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_completed_null_is_not_a_missing_result() {
+/// A rule of every backend.
+pub(crate) async fn a_completed_null_is_not_a_missing_result(make: &Make) {
     // fasthooks: a completed None looked like "not ready" under `if r := tasks.pop(..)`.
-    let tasks = in_process(2);
+    let tasks = tasks(make, 2);
     tasks.spawn("unit", AddOptions::new(), || ());
     assert_eq!(tasks.wait("unit", LONG).await, Some(Value::Null));
     assert!(tasks.has("unit"));
@@ -338,9 +406,9 @@ async fn a_completed_null_is_not_a_missing_result() {
     assert!(!tasks.has("unit"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pop_all_returns_keys_oldest_first_and_a_wrong_type_stays() {
-    let tasks = in_process(1);
+/// A rule of every backend.
+pub(crate) async fn pop_all_returns_keys_oldest_first_and_a_wrong_type_stays(make: &Make) {
+    let tasks = tasks(make, 1);
     for key in ["b", "a", "c"] {
         tasks.add(Double.keyed(key), 1);
     }

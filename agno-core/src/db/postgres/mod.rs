@@ -17,10 +17,12 @@
 
 mod hook_queue;
 mod schema;
+mod tasks;
 #[cfg(test)]
 pub(crate) mod test_server;
 
 pub use hook_queue::QueueTiming;
+pub use tasks::PostgresTaskBackend;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -65,6 +67,8 @@ pub struct PostgresDb {
     timing: QueueTiming,
     /// The durable queue of background hooks (`None` with `durable_hooks(false)`).
     queue: Option<Arc<dyn HookQueue>>,
+    /// The task backend, started on first use.
+    tasks: Arc<std::sync::OnceLock<Arc<PostgresTaskBackend>>>,
 }
 
 /// How to reach the database, and the pool once it is made (on first use, in a tokio runtime).
@@ -97,6 +101,18 @@ impl Connection {
     /// The quoted schema.
     pub(super) fn schema(&self) -> &str {
         &self.schema
+    }
+
+    /// The same database for a task backend: a pool of its own of `max_connections`, made on
+    /// first use on the runtime that uses it, without apalis's tables.
+    fn for_tasks(&self, max_connections: u32) -> Self {
+        Self {
+            options: self.options.clone().max_connections(max_connections),
+            connect: self.connect.clone(),
+            pool: OnceCell::new(),
+            schema: self.schema.clone(),
+            durable: false,
+        }
     }
 }
 
@@ -228,6 +244,7 @@ impl PostgresDb {
             id,
             timing: QueueTiming::default(),
             queue: None,
+            tasks: Arc::default(),
         };
         Ok(db.with_queue())
     }
@@ -281,6 +298,18 @@ impl PostgresDb {
     /// The pool, made and migrated on first use.
     async fn pool(&self) -> Result<&PgPool, DbError> {
         self.connection.pool().await
+    }
+
+    /// The backend of background tasks in this database, shared by every replica
+    /// ([`PostgresTaskBackend`]), started on the first call; later calls give the same one.
+    pub fn tasks(&self) -> Result<Arc<PostgresTaskBackend>, DbError> {
+        if let Some(tasks) = self.tasks.get() {
+            return Ok(Arc::clone(tasks));
+        }
+        let started =
+            Arc::new(PostgresTaskBackend::start(&self.connection, self.timing, crate::tasks::DEFAULT_MAX_WORKERS)?);
+        // Two first calls at once: the one set first wins, the other is dropped unused.
+        Ok(Arc::clone(self.tasks.get_or_init(|| started)))
     }
 
     /// Where this database is, without the password: `postgres:user@host:port/database`.
@@ -658,6 +687,16 @@ impl Db for PostgresDb {
 
     fn save_runs<'a>(&'a self, session: &'a Session, runs: &'a [&'a RunOutput]) -> DbFuture<'a, ()> {
         Box::pin(async move { self.save(session, runs, None).await })
+    }
+
+    fn task_backend(&self) -> Option<Arc<dyn crate::tasks::TaskBackend>> {
+        match self.tasks() {
+            Ok(tasks) => Some(tasks),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the PostgreSQL task backend; tasks stay in this process");
+                None
+            }
+        }
     }
 
     fn hook_queue(&self) -> Option<Arc<dyn HookQueue>> {

@@ -88,7 +88,113 @@ CREATE TABLE IF NOT EXISTS {s}.agno_hook_outcomes (
 ",
     },
     Migration { version: 3, description: "a save in one round trip", sql: SAVE_FUNCTION },
+    Migration { version: 4, description: "background tasks shared by replicas", sql: TASK_TABLES },
 ];
+
+/// The tasks of [`super::PostgresTaskBackend`]: one row per submission, laid out as the SQLite
+/// task store's (values, errors and arguments as JSON text, times in unix milliseconds), the
+/// heartbeats of the processes that run them, and two functions that change a key's rows under
+/// an advisory lock on `(session_id, key)`, so replicas adding and finishing one key take turns:
+/// * `agno_task_end` ends an unfinished row (optionally only if `p_owner` owns it). It becomes the
+///   visible result of its key (older finished rows are deleted) unless a newer submission has
+///   finished first, in which case it is dropped. It notifies `p_channel` with `f<session>`, or
+///   `c<session>` when a running row is cancelled (its process stops it);
+/// * `agno_task_add` inserts a submission and cancels the key's older pending ones (or, given a
+///   refusal, fails the new one at once). It returns the new row's `seq`.
+const TASK_TABLES: &str = "
+CREATE TABLE IF NOT EXISTS {s}.agno_task_results (
+    seq         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id          VARCHAR NOT NULL UNIQUE,
+    session_id  VARCHAR NOT NULL,
+    key         VARCHAR NOT NULL,
+    name        VARCHAR NOT NULL,
+    status      VARCHAR NOT NULL,
+    value       TEXT,
+    error       TEXT,
+    args        TEXT,
+    priority    BIGINT NOT NULL,
+    ttl_ms      BIGINT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    started_at  BIGINT,
+    finished_at BIGINT,
+    expires_at  BIGINT,
+    owner       VARCHAR,
+    attempts    INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS idx_agno_task_results_session_key ON {s}.agno_task_results (session_id, key, seq);
+CREATE INDEX IF NOT EXISTS idx_agno_task_results_expires_at ON {s}.agno_task_results (expires_at)
+    WHERE expires_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS idx_agno_task_results_inflight ON {s}.agno_task_results (owner)
+    WHERE status IN ('PENDING', 'RUNNING');
+
+CREATE TABLE IF NOT EXISTS {s}.agno_task_owners (
+    owner        VARCHAR PRIMARY KEY,
+    heartbeat_at BIGINT NOT NULL
+);
+
+CREATE OR REPLACE FUNCTION {s}.agno_task_end(
+    p_seq BIGINT, p_status VARCHAR, p_value TEXT, p_error TEXT, p_now BIGINT, p_owner VARCHAR, p_channel TEXT
+) RETURNS BOOLEAN LANGUAGE plpgsql AS $end$
+DECLARE
+    target {s}.agno_task_results%ROWTYPE;
+BEGIN
+    SELECT * INTO target FROM {s}.agno_task_results WHERE seq = p_seq;
+    IF NOT FOUND THEN
+        RETURN FALSE;
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtextextended(target.session_id || chr(31) || target.key, 0));
+    SELECT * INTO target FROM {s}.agno_task_results WHERE seq = p_seq FOR UPDATE;
+    IF NOT FOUND OR target.status NOT IN ('PENDING', 'RUNNING')
+       OR (p_owner IS NOT NULL AND target.owner IS DISTINCT FROM p_owner) THEN
+        RETURN FALSE;
+    END IF;
+    IF EXISTS (SELECT 1 FROM {s}.agno_task_results
+               WHERE session_id = target.session_id AND key = target.key AND seq > p_seq
+                 AND status IN ('COMPLETED', 'FAILED', 'CANCELLED')) THEN
+        DELETE FROM {s}.agno_task_results WHERE seq = p_seq;
+    ELSE
+        DELETE FROM {s}.agno_task_results
+        WHERE session_id = target.session_id AND key = target.key AND seq < p_seq
+          AND status IN ('COMPLETED', 'FAILED', 'CANCELLED');
+        UPDATE {s}.agno_task_results
+        SET status = p_status, value = p_value, error = p_error, finished_at = p_now,
+            expires_at = p_now + ttl_ms
+        WHERE seq = p_seq;
+    END IF;
+    PERFORM pg_notify(p_channel,
+        CASE WHEN target.status = 'RUNNING' AND p_status = 'CANCELLED' THEN 'c' ELSE 'f' END
+        || CASE WHEN octet_length(target.session_id) <= 7000 THEN target.session_id ELSE '' END);
+    RETURN TRUE;
+END
+$end$;
+
+CREATE OR REPLACE FUNCTION {s}.agno_task_add(
+    p_id VARCHAR, p_session_id VARCHAR, p_key VARCHAR, p_name VARCHAR, p_args TEXT, p_priority BIGINT,
+    p_ttl_ms BIGINT, p_now BIGINT, p_owner VARCHAR, p_refused TEXT, p_replaced TEXT, p_channel TEXT
+) RETURNS BIGINT LANGUAGE plpgsql AS $add$
+DECLARE
+    new_seq BIGINT;
+    old_seq BIGINT;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended(p_session_id || chr(31) || p_key, 0));
+    INSERT INTO {s}.agno_task_results (id, session_id, key, name, status, args, priority, ttl_ms, created_at, owner)
+    VALUES (p_id, p_session_id, p_key, p_name, 'PENDING', p_args, p_priority, p_ttl_ms, p_now, p_owner)
+    RETURNING seq INTO new_seq;
+    IF p_refused IS NOT NULL THEN
+        PERFORM {s}.agno_task_end(new_seq, 'FAILED', NULL, p_refused, p_now, NULL, p_channel);
+    ELSE
+        FOR old_seq IN
+            SELECT seq FROM {s}.agno_task_results
+            WHERE session_id = p_session_id AND key = p_key AND status = 'PENDING' AND seq < new_seq
+            ORDER BY seq
+        LOOP
+            PERFORM {s}.agno_task_end(old_seq, 'CANCELLED', NULL, p_replaced, p_now, NULL, p_channel);
+        END LOOP;
+    END IF;
+    RETURN new_seq;
+END
+$add$;
+";
 
 /// One save in one statement (so one round trip, in one implicit transaction): the session row
 /// (agno's ownership guard; `false` when it refuses, having written nothing), then each run at
