@@ -14,6 +14,7 @@
 //! concurrency limit (a limit with a larger fetch batch stalls the heartbeat, and jobs then run
 //! twice). One job holds one run's hooks, which run one after another.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -23,9 +24,11 @@ use apalis::prelude::{AbortError, Attempt, BoxDynError, Data, DeferredError, Wor
 use apalis_postgres::{Config, PostgresStorage};
 use sqlx::{PgPool, Row};
 
+use super::batch::{BatchWriter, GroupCommit};
 use super::{Connection, failed};
 use crate::db::{DbError, DbFuture, HookOutcome, HookQueue, JobFailure, JobHandler, RecordedOutcome};
 use crate::hooks::HookJob;
+use crate::models::BoxFuture;
 
 /// The apalis queue (its `job_type`) of the background hooks of agno's tables in `schema`: apalis
 /// keeps every queue in one schema of its own, so deployments on one database with agno's tables
@@ -59,6 +62,69 @@ impl Default for QueueTiming {
 pub(super) struct PgHookQueue {
     pub(super) connection: Arc<Connection>,
     pub(super) timing: QueueTiming,
+    /// Hook outcomes, group-committed.
+    pub(super) outcome_writes: Arc<GroupCommit<OutcomeWrites>>,
+}
+
+/// The outcomes of one job's hooks to record: `(index, hook key, outcome as JSON)`.
+pub(super) struct JobOutcomes {
+    job_run_id: String,
+    rows: Vec<(i32, String, String)>,
+}
+
+/// Hook outcomes of many jobs in one statement.
+pub(super) struct OutcomeWrites {
+    connection: Arc<Connection>,
+    statement: String,
+}
+
+impl OutcomeWrites {
+    pub(super) fn new(connection: Arc<Connection>) -> GroupCommit<Self> {
+        let statement = format!(
+            "INSERT INTO {}.agno_hook_outcomes (job_run_id, idx, hook_key, outcome, updated_at)
+             SELECT job_run_id, idx, hook_key, outcome, $5
+             FROM UNNEST($1::VARCHAR[], $2::INTEGER[], $3::VARCHAR[], $4::TEXT[]::JSONB[])
+                 AS recorded (job_run_id, idx, hook_key, outcome)
+             ON CONFLICT (job_run_id, idx) DO UPDATE SET
+                 hook_key = excluded.hook_key, outcome = excluded.outcome, updated_at = excluded.updated_at",
+            connection.schema()
+        );
+        GroupCommit::new(Self { connection, statement })
+    }
+}
+
+impl BatchWriter for OutcomeWrites {
+    type Item = JobOutcomes;
+
+    fn write<'a>(&'a self, items: &'a [&'a JobOutcomes]) -> BoxFuture<'a, Result<Vec<Result<(), DbError>>, DbError>> {
+        Box::pin(async move {
+            // One row per (job, index), the latest written (a statement cannot update a row twice).
+            let mut latest: HashMap<(&str, i32), (&str, &str)> = HashMap::new();
+            for item in items {
+                for (index, key, outcome) in &item.rows {
+                    latest.insert((item.job_run_id.as_str(), *index), (key.as_str(), outcome.as_str()));
+                }
+            }
+            let (mut jobs, mut indexes, mut keys, mut outcomes) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for ((job, index), (key, outcome)) in latest {
+                jobs.push(job);
+                indexes.push(index);
+                keys.push(key);
+                outcomes.push(outcome);
+            }
+            let pool = self.connection.pool().await?;
+            sqlx::query(sqlx::AssertSqlSafe(self.statement.as_str()))
+                .bind(jobs)
+                .bind(indexes)
+                .bind(keys)
+                .bind(outcomes)
+                .bind(crate::run::now_unix())
+                .execute(pool)
+                .await
+                .map_err(failed("recording hook outcomes"))?;
+            Ok(items.iter().map(|_| Ok(())).collect())
+        })
+    }
 }
 
 /// apalis's own tables and functions (schema `apalis`), created or upgraded once per process.
@@ -179,27 +245,13 @@ impl HookQueue for PgHookQueue {
             if outcomes.is_empty() {
                 return Ok(());
             }
-            let pool = self.connection.pool().await?;
-            let indexes: Vec<i32> = outcomes.iter().map(|(i, ..)| i32::try_from(*i).unwrap_or(i32::MAX)).collect();
-            let keys: Vec<&str> = outcomes.iter().map(|(_, key, _)| key.as_str()).collect();
-            let values = outcomes.iter().map(|(.., o)| serde_json::to_value(o)).collect::<Result<Vec<_>, _>>()?;
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO {}.agno_hook_outcomes (job_run_id, idx, hook_key, outcome, updated_at)
-                 SELECT $1, idx, hook_key, outcome, $5
-                 FROM UNNEST($2::INTEGER[], $3::VARCHAR[], $4::JSONB[]) AS recorded (idx, hook_key, outcome)
-                 ON CONFLICT (job_run_id, idx) DO UPDATE SET
-                     hook_key = excluded.hook_key, outcome = excluded.outcome, updated_at = excluded.updated_at",
-                self.connection.schema()
-            )))
-            .bind(job_run_id)
-            .bind(indexes)
-            .bind(keys)
-            .bind(values)
-            .bind(crate::run::now_unix())
-            .execute(pool)
-            .await
-            .map_err(failed("recording hook outcomes"))?;
-            Ok(())
+            let rows = outcomes
+                .iter()
+                .map(|(i, key, outcome)| {
+                    Ok((i32::try_from(*i).unwrap_or(i32::MAX), key.clone(), serde_json::to_string(outcome)?))
+                })
+                .collect::<Result<Vec<_>, DbError>>()?;
+            self.outcome_writes.write(JobOutcomes { job_run_id: job_run_id.to_owned(), rows }).await
         })
     }
 

@@ -15,6 +15,7 @@
 //! Connecting is lazy: [`PostgresDb::new`] only parses the URL; the pool connects and the
 //! migrations run on first use ([`PostgresDb::connect`] does it at once).
 
+mod batch;
 mod hook_queue;
 mod schema;
 mod tasks;
@@ -34,7 +35,8 @@ use sqlx::types::Json;
 use sqlx::{PgPool, Row};
 use tokio::sync::OnceCell;
 
-use self::hook_queue::PgHookQueue;
+use self::batch::{GroupCommit, SaveRow, Saves};
+use self::hook_queue::{OutcomeWrites, PgHookQueue};
 use self::schema::{
     EVAL_COLUMNS, MIGRATIONS, MIGRATIONS_TABLE, RUN_FILTER, SESSION_COLUMNS, SESSION_FILTER, UPSERT_EVAL_RUN, runs_sql,
 };
@@ -67,6 +69,8 @@ pub struct PostgresDb {
     timing: QueueTiming,
     /// The durable queue of background hooks (`None` with `durable_hooks(false)`).
     queue: Option<Arc<dyn HookQueue>>,
+    /// The group-commit writer of saves.
+    saves: Arc<GroupCommit<Saves>>,
     /// The task backend, started on first use.
     tasks: Arc<std::sync::OnceLock<Arc<PostgresTaskBackend>>>,
 }
@@ -128,7 +132,6 @@ impl std::fmt::Debug for PostgresDb {
 
 /// The statements, with the schema filled in once.
 struct Statements {
-    save: String,
     runs: String,
     runs_last: String,
     count_runs: String,
@@ -163,8 +166,6 @@ impl Statements {
             ))
         };
         Self {
-            save: s("SELECT {s}.agno_save_runs($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                 $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)"),
             runs: s(&runs_sql(false)),
             runs_last: s(&runs_sql(true)),
             count_runs: s(&format!("SELECT COUNT(*) FROM {{s}}.agno_runs WHERE {RUN_FILTER}")),
@@ -238,9 +239,11 @@ impl PostgresDb {
             PgPoolOptions::new().max_connections(max_connections.max(1)).acquire_timeout(Duration::from_secs(10));
         let quoted = format!("\"{schema}\"");
         let connection = Connection { options, connect, pool: OnceCell::new(), schema: quoted, durable: true };
+        let connection = Arc::new(connection);
         let db = Self {
             sql: Statements::new(&connection.schema),
-            connection: Arc::new(connection),
+            saves: Arc::new(Saves::new(Arc::clone(&connection))),
+            connection,
             id,
             timing: QueueTiming::default(),
             queue: None,
@@ -255,14 +258,18 @@ impl PostgresDb {
         let mut connection = (*self.connection).clone();
         change(&mut connection);
         self.connection = Arc::new(connection);
+        self.saves = Arc::new(Saves::new(Arc::clone(&self.connection)));
         self.with_queue()
     }
 
     /// The durable hook queue on the current connection, if durable hooks are on.
     fn with_queue(mut self) -> Self {
         self.queue = self.connection.durable.then(|| {
-            Arc::new(PgHookQueue { connection: Arc::clone(&self.connection), timing: self.timing })
-                as Arc<dyn HookQueue>
+            Arc::new(PgHookQueue {
+                connection: Arc::clone(&self.connection),
+                timing: self.timing,
+                outcome_writes: Arc::new(OutcomeWrites::new(Arc::clone(&self.connection))),
+            }) as Arc<dyn HookQueue>
         });
         self
     }
@@ -320,51 +327,10 @@ impl PostgresDb {
 
 impl PostgresDb {
     /// One transaction: the session row (locked until the commit), the runs, and the job of
-    /// background hooks if there is one.
+    /// background hooks if there is one; group-committed with the saves that come meanwhile.
     async fn save(&self, session: &Session, runs: &[&RunOutput], job: Option<&HookJob>) -> Result<(), DbError> {
-        let pool = self.pool().await?;
-        let now = crate::run::now_unix();
-        let column = |f: fn(&RunOutput) -> Option<&str>| runs.iter().map(|r| f(r)).collect::<Vec<_>>();
         let job = job.map(|job| hook_queue::encode(self.connection.schema(), &self.timing, job)).transpose()?;
-        let saved: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(self.sql.save.as_str()))
-            .bind(&session.session_id)
-            .bind(session.session_type.as_str())
-            .bind(session.agent_id.as_deref())
-            .bind(session.user_id.as_deref())
-            .bind(session.session_data.as_ref())
-            .bind(session.agent_data.as_ref())
-            .bind(session.metadata.as_ref())
-            .bind(session.created_at)
-            .bind(session.updated_at)
-            .bind(session.team_id.as_deref())
-            .bind(session.workflow_id.as_deref())
-            .bind(session.team_data.as_ref())
-            .bind(session.workflow_data.as_ref())
-            .bind(now)
-            .bind(column(|r| Some(r.run_id.as_str())))
-            .bind(column(|r| Some(r.runner().0.as_str())))
-            .bind(column(|r| (!r.agent_id.is_empty()).then_some(r.agent_id.as_str())))
-            .bind(column(|r| r.user_id.as_deref()))
-            .bind(column(|r| r.parent_run_id.as_deref()))
-            .bind(column(|r| Some(r.status.as_str())))
-            .bind(runs.iter().map(|r| Json(*r)).collect::<Vec<_>>())
-            .bind(runs.iter().map(|r| r.created_at).collect::<Vec<_>>())
-            .bind(column(|r| r.team_id.as_deref()))
-            .bind(column(|r| r.workflow_id.as_deref()))
-            .bind(job.as_ref().map(|j| j.id.as_str()))
-            .bind(job.as_ref().map(|j| j.queue.as_str()))
-            .bind(job.as_ref().map(|j| j.payload.as_slice()))
-            .bind(job.as_ref().map(|j| j.max_attempts))
-            .bind(job.as_ref().map(|j| j.key.as_str()))
-            .fetch_one(pool)
-            .await
-            .map_err(failed("saving runs"))?;
-        if !saved {
-            // The row exists and the guard refused the update; nothing was written.
-            tracing::warn!(session_id = %session.session_id, "session belongs to another user: run not saved");
-            return Err(DbError::Ownership { session_id: session.session_id.clone() });
-        }
-        Ok(())
+        self.saves.write(SaveRow::new(session, runs, job)?).await
     }
 }
 
@@ -846,6 +812,47 @@ mod tests {
         .unwrap();
         assert_eq!(indexes, (0..64).collect::<Vec<i32>>());
         assert_eq!(db.count_runs("s", &RunQuery::all()).await.unwrap(), 64);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn saves_committed_together_answer_each_for_itself() {
+        let Some(db) = open("batched").await else { return };
+        db.save_run(&session("owned", Some("alice"), 1), &run("first", "owned", RunStatus::Completed)).await.unwrap();
+        let db = std::sync::Arc::new(db);
+        // 64 saves at once (they go in batches): one PostgreSQL refuses (a NUL in its text), one
+        // the ownership guard refuses; each fails alone, with its own reason.
+        let saves: Vec<_> = (0..64)
+            .map(|i| {
+                let db = std::sync::Arc::clone(&db);
+                tokio::spawn(async move {
+                    let (session_id, user) = match i {
+                        20 => ("bad\0session".to_owned(), None),
+                        40 => ("owned".to_owned(), Some("mallory")),
+                        _ => (format!("s{i}"), None),
+                    };
+                    let result = db
+                        .save_run(
+                            &session(&session_id, user, i),
+                            &run(&format!("r{i}"), &session_id, RunStatus::Completed),
+                        )
+                        .await;
+                    (i, result)
+                })
+            })
+            .collect();
+        for save in saves {
+            let (i, result) = save.await.unwrap();
+            match i {
+                20 => assert!(matches!(result, Err(DbError::Postgres { .. })), "{result:?}"),
+                40 => assert!(matches!(result, Err(DbError::Ownership { .. })), "{result:?}"),
+                _ => assert!(result.is_ok(), "save {i}: {result:?}"),
+            }
+        }
+        for i in (0..64).filter(|i| ![20, 40].contains(i)) {
+            assert!(db.get_run(&format!("r{i}")).await.unwrap().is_some(), "r{i} stored");
+        }
+        assert!(db.get_run("r20").await.unwrap().is_none() && db.get_run("r40").await.unwrap().is_none());
+        assert_eq!(db.count_runs("owned", &RunQuery::all()).await.unwrap(), 1, "mallory wrote nothing");
     }
 
     #[tokio::test]

@@ -89,7 +89,46 @@ CREATE TABLE IF NOT EXISTS {s}.agno_hook_outcomes (
     },
     Migration { version: 3, description: "a save in one round trip", sql: SAVE_FUNCTION },
     Migration { version: 4, description: "background tasks shared by replicas", sql: TASK_TABLES },
+    Migration { version: 5, description: "saves committed in batches", sql: SAVE_BATCH_FUNCTION },
 ];
+
+/// Several saves in one statement (one round trip, one transaction): `agno_save_runs` for each,
+/// in the order given, each with its slice of the runs (`p_run_counts[i]` runs, laid end to end)
+/// and its job. Returns, for each save, whether agno's ownership guard let it write. The caller
+/// orders the saves by session id, so batches running at once lock their sessions in one order
+/// and never deadlock.
+const SAVE_BATCH_FUNCTION: &str = "
+CREATE OR REPLACE FUNCTION {s}.agno_save_batch(
+    p_session_ids VARCHAR[], p_session_types VARCHAR[], p_agent_ids VARCHAR[], p_user_ids VARCHAR[],
+    p_session_data JSONB[], p_agent_data JSONB[], p_metadata JSONB[], p_created_at BIGINT[], p_updated_at BIGINT[],
+    p_team_ids VARCHAR[], p_workflow_ids VARCHAR[], p_team_data JSONB[], p_workflow_data JSONB[], p_now BIGINT,
+    p_run_counts INTEGER[],
+    p_run_ids VARCHAR[], p_run_types VARCHAR[], p_run_agent_ids VARCHAR[], p_run_user_ids VARCHAR[],
+    p_parent_ids VARCHAR[], p_statuses VARCHAR[], p_data JSONB[], p_created BIGINT[], p_run_team_ids VARCHAR[],
+    p_run_workflow_ids VARCHAR[],
+    p_job_ids TEXT[], p_job_types TEXT[], p_jobs BYTEA[], p_max_attempts INTEGER[], p_job_keys TEXT[]
+) RETURNS BOOLEAN[] LANGUAGE plpgsql AS $batch$
+DECLARE
+    saved BOOLEAN[] := '{}';
+    first INTEGER := 1;
+    last INTEGER;
+BEGIN
+    FOR i IN 1 .. COALESCE(array_length(p_session_ids, 1), 0) LOOP
+        last := first + p_run_counts[i] - 1;
+        saved := saved || {s}.agno_save_runs(
+            p_session_ids[i], p_session_types[i], p_agent_ids[i], p_user_ids[i], p_session_data[i], p_agent_data[i],
+            p_metadata[i], p_created_at[i], p_updated_at[i], p_team_ids[i], p_workflow_ids[i], p_team_data[i],
+            p_workflow_data[i], p_now,
+            p_run_ids[first:last], p_run_types[first:last], p_run_agent_ids[first:last], p_run_user_ids[first:last],
+            p_parent_ids[first:last], p_statuses[first:last], p_data[first:last], p_created[first:last],
+            p_run_team_ids[first:last], p_run_workflow_ids[first:last],
+            p_job_ids[i], p_job_types[i], p_jobs[i], p_max_attempts[i], p_job_keys[i]);
+        first := last + 1;
+    END LOOP;
+    RETURN saved;
+END
+$batch$;
+";
 
 /// The tasks of [`super::PostgresTaskBackend`]: one row per submission, laid out as the SQLite
 /// task store's (values, errors and arguments as JSON text, times in unix milliseconds), the
