@@ -12,6 +12,8 @@
 //! * A `#[task]` added by a run on one replica is popped by a later run of the session on the
 //!   other, exactly once: of 8 runs asking for it at once on the other replica (and then of 8
 //!   split between both), one gets it.
+//! * A replica stopped gracefully while a task runs past its grace period hands the task back
+//!   (pending, no owner) at once; the next replica runs it.
 //!
 //! The replicas are this test binary started again with [`REPLICA_ENV`] set, running only
 //! [`replica_process`] (so no example binary can be missing or stale). A replica is killed when
@@ -443,5 +445,25 @@ mod replicas {
         for replica in &mut replicas {
             stop(replica);
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_replica_stopped_mid_task_hands_it_back() {
+        let Some(url) = pg_server::database_url_or_skip("a_replica_stopped_mid_task") else { return };
+        let schema = schema("task_handback");
+        agno::models::openai::install_tls_provider();
+        let client = reqwest::Client::builder().timeout(HANG).build().expect("an HTTP client");
+        // A grace period shorter than the task (300 ms).
+        let mut stopping = replica(&url, &schema, None, Some(50));
+        run(&client, &stopping.base, "count: handed back to the next replica").await.unwrap_or_else(|e| panic!("{e}"));
+        stop(&mut stopping);
+        let rows = psql(
+            &url,
+            &format!("SELECT status, owner IS NULL FROM \"{schema}\".agno_task_results WHERE key = 'count_words'"),
+        );
+        assert_eq!(rows, ["PENDING|t"], "handed back, not failed\n{}", stopping.output());
+        let mut next = replica(&url, &schema, None, None);
+        assert_eq!(run(&client, &next.base, "collect").await.unwrap_or_else(|e| panic!("{e}")), "count: 6 words");
+        stop(&mut next);
     }
 }

@@ -360,8 +360,31 @@ impl AgentOS {
                 tracing::error!(error = %e, "a durable background hook worker panicked");
             }
         }
+        self.close_task_backends().await;
         served?;
         Ok(report)
+    }
+
+    /// Closes the task backends of the served runners, each once, within the grace period: a
+    /// PostgreSQL backend hands its unfinished tasks to the other replicas at once (the others
+    /// take them after the dead-process bound otherwise).
+    async fn close_task_backends(&self) {
+        let state = &self.state;
+        let backends = state
+            .agents
+            .iter()
+            .map(Agent::tasks_backend)
+            .chain(state.teams.iter().map(Team::tasks_backend))
+            .chain(state.workflows.iter().map(Workflow::tasks_backend));
+        let mut closed = std::collections::HashSet::new();
+        for backend in backends {
+            if !closed.insert(Arc::as_ptr(&backend).cast::<()>() as usize) {
+                continue;
+            }
+            if tokio::time::timeout(self.grace, backend.close(self.grace)).await.is_err() {
+                tracing::warn!("a task backend did not close within the grace period");
+            }
+        }
     }
 
     /// Waits up to the grace period for background hooks and runs; logs what is left.

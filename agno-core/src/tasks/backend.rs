@@ -75,6 +75,13 @@ pub trait TaskBackend: Send + Sync + 'static {
         mode: WaitMode,
         timeout: Duration,
     ) -> BoxFuture<'a, Vec<(String, Value)>>;
+    /// Stops taking tasks at shutdown and gives the running ones up to `grace`; what is left is
+    /// kept for the next process where the backend can (the default does nothing: in-process
+    /// tasks end with the process).
+    fn close(&self, grace: Duration) -> BoxFuture<'_, ()> {
+        let _ = grace;
+        Box::pin(std::future::ready(()))
+    }
 }
 
 impl<B: TaskBackend + ?Sized> TaskBackend for Arc<B> {
@@ -113,5 +120,8 @@ impl<B: TaskBackend + ?Sized> TaskBackend for Arc<B> {
         timeout: Duration,
     ) -> BoxFuture<'a, Vec<(String, Value)>> {
         (**self).wait(session_id, keys, mode, timeout)
+    }
+    fn close(&self, grace: Duration) -> BoxFuture<'_, ()> {
+        (**self).close(grace)
     }
 }

@@ -1182,6 +1182,10 @@ impl TaskBackend for SqliteTaskBackend {
         true
     }
 
+    fn close(&self, grace: Duration) -> BoxFuture<'_, ()> {
+        Box::pin(SqliteTaskBackend::close(self, grace))
+    }
+
     fn get(&self, session_id: &str, key: &str) -> Option<TaskResult> {
         self.inner.get(session_id, key).unwrap_or_else(|e| {
             tracing::error!(key, error = %e, "cannot read a task");

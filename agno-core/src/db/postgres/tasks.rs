@@ -772,7 +772,7 @@ fn stopped() -> DbError {
 ///
 /// # fn main() -> Result<(), agno_core::db::DbError> {
 /// let db = PostgresDb::new("postgresql://agno@127.0.0.1:5432/agno")?;
-/// let tasks = Tasks::new(db.task_backend(), "session-1");
+/// let tasks = Tasks::new(db.tasks()?, "session-1");
 /// if let Some(summary) = tasks.pop("summary") {
 ///     println!("an earlier run left: {summary}");
 /// }
@@ -1012,6 +1012,10 @@ impl TaskBackend for PostgresTaskBackend {
 
     fn persists(&self) -> bool {
         true
+    }
+
+    fn close(&self, grace: Duration) -> BoxFuture<'_, ()> {
+        Box::pin(PostgresTaskBackend::close(self, grace))
     }
 
     fn get(&self, session_id: &str, key: &str) -> Option<TaskResult> {
