@@ -34,7 +34,7 @@ pub use error::{DbError, DbFuture};
 pub use hook_queue::{HookOutcome, HookQueue, JobFailure, JobHandler, RecordedOutcome};
 pub use memory::InMemoryDb;
 #[cfg(feature = "postgres")]
-pub use postgres::{DEFAULT_SCHEMA, PostgresDb, PostgresTaskBackend};
+pub use postgres::{DEFAULT_SCHEMA, PostgresDb, PostgresTaskBackend, QueueTiming};
 pub use sqlite::SqliteDb;
 
 use serde::{Deserialize, Serialize};

@@ -761,7 +761,7 @@ fn stopped() -> DbError {
 /// replica runs there, and its result can be popped by a later run of the session on any
 /// replica, exactly once.
 ///
-/// Get one from [`PostgresDb::task_backend`](super::PostgresDb::task_backend) (AgentOS's runners
+/// Get one from [`PostgresDb::tasks`](super::PostgresDb::tasks) (AgentOS's runners
 /// with a `PostgresDb` use it for their `tasks` unless given another backend), or with
 /// [`PostgresTaskBackend::new`]:
 ///
@@ -803,7 +803,7 @@ fn stopped() -> DbError {
 /// and plain closures, whose code cannot be found in another process, fail with kind
 /// [`Lost`](TaskErrorKind::Lost) and the reason.
 ///
-/// Statements run on the backend's own runtime (one thread, [`CONNECTIONS`] connections), so the
+/// Statements run on the backend's own runtime (one thread, five connections), so the
 /// synchronous [`TaskBackend`] methods work from any thread; called on a multi-threaded tokio
 /// runtime they let its other tasks go on while they wait. Their errors are logged (level
 /// `error`) and give a `FAILED` snapshot (`submit`: the task does not run), `None`, `false`, `0`
