@@ -135,13 +135,19 @@ pub(super) struct GroupCommit<W: BatchWriter> {
     queue: Mutex<Queue<W::Item>>,
 }
 
-/// Gives a writer's slot back, however its task ends.
-struct WriterSlot<W: BatchWriter>(Arc<GroupCommit<W>>);
+/// A writer's slot: given back under the queue's lock when the writer finds nothing left to
+/// write (so a write queued just then starts another writer), or when its task ends otherwise.
+struct WriterSlot<W: BatchWriter> {
+    group: Arc<GroupCommit<W>>,
+    given_back: bool,
+}
 
 impl<W: BatchWriter> Drop for WriterSlot<W> {
     fn drop(&mut self) {
-        let mut queue = self.0.queue();
-        queue.writers = queue.writers.saturating_sub(1);
+        if !self.given_back {
+            let mut queue = self.group.queue();
+            queue.writers = queue.writers.saturating_sub(1);
+        }
     }
 }
 
@@ -167,27 +173,26 @@ impl<W: BatchWriter> GroupCommit<W> {
             start
         };
         if start_writer {
-            let slot = WriterSlot(Arc::clone(self));
-            tokio::spawn(async move {
-                let slot = slot;
-                slot.0.write_until_empty().await;
-            });
+            let slot = WriterSlot { group: Arc::clone(self), given_back: false };
+            tokio::spawn(Self::write_until_empty(slot));
         }
         answer.await.map_err(|_| DbError::Closed("the PostgreSQL batch writer stopped before this write".to_owned()))?
     }
 
-    /// Writes batches until nothing is waiting.
-    async fn write_until_empty(&self) {
+    /// Writes batches until nothing is waiting, then gives the slot back in the same lock.
+    async fn write_until_empty(mut slot: WriterSlot<W>) {
         loop {
             let batch: Vec<Pending<W::Item>> = {
-                let mut queue = self.queue();
+                let mut queue = slot.group.queue();
                 if queue.pending.is_empty() {
+                    queue.writers = queue.writers.saturating_sub(1);
+                    slot.given_back = true;
                     return;
                 }
                 let take = queue.pending.len().min(MAX_BATCH);
                 queue.pending.drain(..take).collect()
             };
-            self.write_batch(batch).await;
+            slot.group.write_batch(batch).await;
         }
     }
 
@@ -395,5 +400,38 @@ mod tests {
         assert_eq!(together, (0..40).collect::<Vec<_>>(), "the 40 queued writes went in one batch: {batches:?}");
         assert_eq!(batches.len(), 3 + 40, "then each of them alone: {batches:?}");
         assert_eq!(group.queue().writers, 0, "the writers ended with the work");
+    }
+
+    /// Writes nothing, at once.
+    struct Instant;
+
+    impl BatchWriter for Instant {
+        type Item = u32;
+
+        fn write<'a>(&'a self, items: &'a [&'a u32]) -> BoxFuture<'a, Result<Vec<Result<(), DbError>>, DbError>> {
+            Box::pin(std::future::ready(Ok(items.iter().map(|_| Ok(())).collect())))
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_queued_as_the_last_writer_stops_is_still_written() {
+        // Writes one after another from 4 tasks: each write often comes just as a writer finds
+        // the queue empty and stops. None may be left in the queue with no writer.
+        let group = Arc::new(GroupCommit::new(Instant));
+        let tasks: Vec<_> = (0..4)
+            .map(|t| {
+                let group = Arc::clone(&group);
+                tokio::spawn(async move {
+                    for i in 0..20_000 {
+                        let written = tokio::time::timeout(std::time::Duration::from_secs(10), group.write(i)).await;
+                        assert!(matches!(written, Ok(Ok(()))), "task {t}, write {i} was never written");
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert_eq!(group.queue().writers, 0);
     }
 }
