@@ -28,6 +28,7 @@ pub mod claude_code;
 pub mod db;
 pub mod error;
 pub mod eval;
+pub mod future;
 pub mod guardrails;
 pub mod hooks;
 pub mod ids;

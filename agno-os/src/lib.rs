@@ -49,6 +49,10 @@ pub use routes::DEFAULT_CORS_ORIGINS;
 
 use background::{HookLog, Tracker};
 
+/// How long, after the grace period, a task backend may take at shutdown to hand its unfinished
+/// tasks to the other replicas.
+const TASK_HANDOVER: Duration = Duration::from_secs(5);
+
 /// The default port, as agno's.
 pub const DEFAULT_PORT: u16 = 7777;
 /// The default largest request body: 10 MiB.
@@ -365,7 +369,8 @@ impl AgentOS {
         Ok(report)
     }
 
-    /// Closes the task backends of the served runners, each once, within the grace period: a
+    /// Closes the task backends of the served runners, each once, within the grace period (and
+    /// [`TASK_HANDOVER`] more to hand unfinished tasks over): a
     /// PostgreSQL backend hands its unfinished tasks to the other replicas at once (the others
     /// take them after the dead-process bound otherwise).
     async fn close_task_backends(&self) {
@@ -381,8 +386,10 @@ impl AgentOS {
             if !closed.insert(Arc::as_ptr(&backend).cast::<()>() as usize) {
                 continue;
             }
-            if tokio::time::timeout(self.grace, backend.close(self.grace)).await.is_err() {
-                tracing::warn!("a task backend did not close within the grace period");
+            // The grace period for the running tasks, then a bounded time to hand the rest over.
+            let limit = self.grace.saturating_add(TASK_HANDOVER);
+            if tokio::time::timeout(limit, backend.close(self.grace)).await.is_err() {
+                tracing::warn!("a task backend did not close within the grace period and the handover time");
             }
         }
     }

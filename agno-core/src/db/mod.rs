@@ -25,8 +25,9 @@ mod memory;
 mod postgres;
 mod sqlite;
 
-use crate::tasks::TaskBackend;
 use std::sync::Arc;
+
+use crate::tasks::TaskBackend;
 
 pub use default::default_db;
 pub(crate) use error::ready;

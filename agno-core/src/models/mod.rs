@@ -12,7 +12,6 @@ mod offline;
 pub mod openai;
 pub mod sse;
 
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -79,7 +78,7 @@ pub fn describe(model: &dyn Model) -> String {
 }
 
 /// A boxed, sendable future (what [`Model`] and async hooks return).
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::future::BoxFuture;
 /// A boxed, sendable stream (what [`Model::invoke_stream`] returns).
 pub type BoxStream<'a, T> = Pin<Box<dyn Stream<Item = T> + Send + 'a>>;
 

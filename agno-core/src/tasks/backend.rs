@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::{TaskError, TaskResult};
-use crate::models::BoxFuture;
+use crate::future::BoxFuture;
 
 /// One submission, with its work already bound to its arguments.
 pub struct Job {

@@ -3,9 +3,9 @@
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 use super::backend::{Job, TaskBackend, Work};
-use super::store::{MemoryStore, outcome_status};
-use super::{TaskError, TaskErrorKind, TaskResult};
-use crate::models::BoxFuture;
+use super::store::MemoryStore;
+use super::{TaskError, TaskErrorKind, TaskResult, TaskStatus};
+use crate::future::BoxFuture;
 use crate::panic::{CatchPanic, panic_message};
 
 /// Runs each task to its end inside `add`, so a test can `add` then `pop` on the next line.
@@ -57,7 +57,7 @@ impl TaskBackend for ImmediateBackend {
                 .unwrap_or_else(|panic| Err(TaskError::new(TaskErrorKind::Panicked, panic_message(panic)))),
             Work::Async(future) => block_on(future).and_then(|outcome| outcome),
         };
-        snapshot.status = outcome_status(&outcome);
+        snapshot.status = TaskStatus::of_outcome(&outcome);
         self.store.finish(&ticket, outcome);
         // With a zero ttl the result has expired already: return what is known of it.
         let latest = self.store.get(&snapshot.session_id, &snapshot.key);

@@ -54,7 +54,7 @@ pub use sqlite::{SqliteTaskBackend, TaskStoreError};
 #[cfg(feature = "postgres")]
 pub(crate) use store::{Start, Ticket};
 
-use crate::models::BoxFuture;
+use crate::future::BoxFuture;
 
 /// The backend hooks use when the agent sets none: one [`InProcessBackend`] per process.
 pub fn default_backend() -> Arc<dyn TaskBackend> {
@@ -86,6 +86,15 @@ impl TaskStatus {
     /// Whether the task has finished (completed, failed or cancelled).
     pub fn is_finished(self) -> bool {
         matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+    }
+
+    /// The status a task ends with, given its outcome.
+    pub fn of_outcome(outcome: &Result<Value, TaskError>) -> Self {
+        match outcome {
+            Ok(_) => Self::Completed,
+            Err(e) if e.kind == TaskErrorKind::Cancelled => Self::Cancelled,
+            Err(_) => Self::Failed,
+        }
     }
 
     /// Whether `self → next` is a valid transition.

@@ -23,7 +23,7 @@ use super::stored::{
     stored_seq, stored_value, ticket_seq, ttl_ms, wait_answer, wait_deadline,
 };
 use super::{TaskError, TaskErrorKind, TaskResult, TaskStatus};
-use crate::models::BoxFuture;
+use crate::future::BoxFuture;
 use crate::registry;
 use crate::sqlite_setup::retry_busy;
 

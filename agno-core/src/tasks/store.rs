@@ -141,7 +141,7 @@ impl State {
 
     /// Marks a record finished, makes it visible if it is the newest, and schedules its expiry.
     fn finish(&mut self, session_id: &Arc<str>, key: &Arc<str>, mut record: Record, outcome: Result<Value, TaskError>) {
-        let status = outcome_status(&outcome);
+        let status = TaskStatus::of_outcome(&outcome);
         debug_assert!(record.result.status.can_become(status));
         record.result.status = status;
         record.result.finished_at = Some(SystemTime::now());
@@ -210,15 +210,6 @@ impl State {
         };
         let record = slot.inflight.remove(index);
         self.finish(&ticket.session_id, &ticket.key, record, outcome);
-    }
-}
-
-/// The status a task ends with, given its outcome.
-pub(crate) fn outcome_status(outcome: &Result<Value, TaskError>) -> TaskStatus {
-    match outcome {
-        Ok(_) => TaskStatus::Completed,
-        Err(e) if e.kind == TaskErrorKind::Cancelled => TaskStatus::Cancelled,
-        Err(_) => TaskStatus::Failed,
     }
 }
 
@@ -537,7 +528,7 @@ macro_rules! reads_from_store {
             keys: &'a [String],
             mode: super::WaitMode,
             timeout: std::time::Duration,
-        ) -> crate::models::BoxFuture<'a, Vec<(String, serde_json::Value)>> {
+        ) -> crate::future::BoxFuture<'a, Vec<(String, serde_json::Value)>> {
             Box::pin(self.store.wait(session_id, keys, mode, timeout))
         }
     };

@@ -7,7 +7,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use super::backend::{Job, WaitMode, Work};
-use super::store::outcome_status;
 use super::{TaskError, TaskErrorKind, TaskResult, TaskStatus};
 use crate::panic::panic_message;
 use crate::registry;
@@ -60,7 +59,7 @@ pub(crate) fn error_json(error: &TaskError) -> String {
 /// How an outcome is stored: its status, and its value or error as JSON text. An output that
 /// cannot be serialised fails the task.
 pub(crate) fn stored_outcome(outcome: Result<Value, TaskError>) -> (TaskStatus, Option<String>, Option<String>) {
-    let status = outcome_status(&outcome);
+    let status = TaskStatus::of_outcome(&outcome);
     match outcome {
         Ok(value) => match serde_json::to_string(&value) {
             Ok(text) => (status, Some(text), None),

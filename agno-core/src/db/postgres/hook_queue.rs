@@ -24,7 +24,7 @@ use apalis::prelude::{AbortError, Attempt, BoxDynError, Data, DeferredError, Wor
 use apalis_postgres::{Config, PostgresStorage};
 use sqlx::{PgPool, Row};
 
-use super::batch::{BatchWriter, GroupCommit};
+use super::group_commit::{BatchWriter, GroupCommit};
 use super::{Connection, failed};
 use crate::db::{DbError, DbFuture, HookOutcome, HookQueue, JobFailure, JobHandler, RecordedOutcome};
 use crate::hooks::HookJob;

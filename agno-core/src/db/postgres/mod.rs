@@ -15,8 +15,9 @@
 //! Connecting is lazy: [`PostgresDb::new`] only parses the URL; the pool connects and the
 //! migrations run on first use ([`PostgresDb::connect`] does it at once).
 
-mod batch;
+mod group_commit;
 mod hook_queue;
+mod saves;
 mod schema;
 mod tasks;
 #[cfg(test)]
@@ -35,8 +36,9 @@ use sqlx::types::Json;
 use sqlx::{PgPool, Row};
 use tokio::sync::OnceCell;
 
-use self::batch::{GroupCommit, SaveRow, Saves};
+use self::group_commit::GroupCommit;
 use self::hook_queue::{OutcomeWrites, PgHookQueue};
+use self::saves::{SaveRow, Saves};
 use self::schema::{
     EVAL_COLUMNS, MIGRATIONS, MIGRATIONS_TABLE, RUN_FILTER, SESSION_COLUMNS, SESSION_FILTER, UPSERT_EVAL_RUN, runs_sql,
 };

@@ -1,110 +1,27 @@
 //! Group commit for [`super::PostgresDb`]: writes that arrive while a batch is being written wait
 //! and go together into the next one, one statement and one transaction for all of them
 //! ([`GroupCommit`]). A write still returns only once its transaction has committed. Saves of
-//! runs ([`Saves`], `agno_save_batch`) and hook outcomes go this way.
+//! runs (`saves`, `agno_save_batch`) and hook outcomes (`hook_queue`) go this way.
 //!
 //! At most [`WRITERS`] batches are in flight at once, each on its own task (a request that goes
-//! away does not stop the batch its write is in). Saves are ordered by session id, so batches
-//! running at once (here or on other replicas) lock their sessions in one order and cannot
-//! deadlock; saves of one session keep the order they came in. A batch that fails is written
-//! again item by item, so each gets its own answer and one bad write fails alone.
+//! away does not stop the batch its write is in). A [`BatchWriter`] may order a batch (saves go
+//! by session id, so batches running at once lock their sessions in one order and cannot
+//! deadlock); equal items keep the order they came in. A batch that fails is written again item
+//! by item, so each gets its own answer and one bad write fails alone.
 
 use std::cmp::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use sqlx::PgPool;
 use tokio::sync::oneshot;
 
-use super::hook_queue::EncodedJob;
-use super::{Connection, failed};
 use crate::db::DbError;
 use crate::models::BoxFuture;
-use crate::run::RunOutput;
-use crate::session::Session;
 
 /// Batches written at once.
 const WRITERS: usize = 2;
 
-/// Saves in one batch at most.
+/// Items in one batch at most.
 const MAX_BATCH: usize = 256;
-
-/// One save, its columns owned and its JSON already serialised, so it can wait for a batch.
-pub(super) struct SaveRow {
-    session_id: String,
-    session_type: &'static str,
-    agent_id: Option<String>,
-    user_id: Option<String>,
-    session_data: Option<String>,
-    agent_data: Option<String>,
-    metadata: Option<String>,
-    created_at: i64,
-    updated_at: i64,
-    team_id: Option<String>,
-    workflow_id: Option<String>,
-    team_data: Option<String>,
-    workflow_data: Option<String>,
-    runs: Vec<RunRow>,
-    job: Option<EncodedJob>,
-}
-
-/// One run of a save.
-struct RunRow {
-    run_id: String,
-    run_type: String,
-    agent_id: Option<String>,
-    user_id: Option<String>,
-    parent_run_id: Option<String>,
-    status: &'static str,
-    data: String,
-    created_at: i64,
-    team_id: Option<String>,
-    workflow_id: Option<String>,
-}
-
-/// A JSON column as text (PostgreSQL makes it JSONB).
-fn json_text(value: Option<&serde_json::Value>) -> Result<Option<String>, DbError> {
-    value.map(serde_json::to_string).transpose().map_err(DbError::from)
-}
-
-impl SaveRow {
-    /// The save of `runs` of `session`, with the job of their background hooks if any.
-    pub(super) fn new(session: &Session, runs: &[&RunOutput], job: Option<EncodedJob>) -> Result<Self, DbError> {
-        let runs = runs
-            .iter()
-            .map(|r| {
-                Ok(RunRow {
-                    run_id: r.run_id.clone(),
-                    run_type: r.runner().0.as_str().to_owned(),
-                    agent_id: (!r.agent_id.is_empty()).then(|| r.agent_id.clone()),
-                    user_id: r.user_id.clone(),
-                    parent_run_id: r.parent_run_id.clone(),
-                    status: r.status.as_str(),
-                    data: serde_json::to_string(r)?,
-                    created_at: r.created_at,
-                    team_id: r.team_id.clone(),
-                    workflow_id: r.workflow_id.clone(),
-                })
-            })
-            .collect::<Result<Vec<_>, DbError>>()?;
-        Ok(Self {
-            session_id: session.session_id.clone(),
-            session_type: session.session_type.as_str(),
-            agent_id: session.agent_id.clone(),
-            user_id: session.user_id.clone(),
-            session_data: json_text(session.session_data.as_ref())?,
-            agent_data: json_text(session.agent_data.as_ref())?,
-            metadata: json_text(session.metadata.as_ref())?,
-            created_at: session.created_at,
-            updated_at: session.updated_at,
-            team_id: session.team_id.clone(),
-            workflow_id: session.workflow_id.clone(),
-            team_data: json_text(session.team_data.as_ref())?,
-            workflow_data: json_text(session.workflow_data.as_ref())?,
-            runs,
-            job,
-        })
-    }
-}
 
 /// What a [`GroupCommit`] writes: items of one kind, many in one statement.
 pub(super) trait BatchWriter: Send + Sync + 'static {
@@ -233,95 +150,6 @@ impl<W: BatchWriter> GroupCommit<W> {
     }
 }
 
-/// Saves of runs: one `agno_save_batch` per batch.
-pub(super) struct Saves {
-    connection: Arc<Connection>,
-    statement: String,
-}
-
-impl Saves {
-    pub(super) fn new(connection: Arc<Connection>) -> GroupCommit<Self> {
-        let statement = format!(
-            "SELECT {}.agno_save_batch($1, $2, $3, $4, $5::TEXT[]::JSONB[], $6::TEXT[]::JSONB[], $7::TEXT[]::JSONB[],
-             $8, $9, $10, $11, $12::TEXT[]::JSONB[], $13::TEXT[]::JSONB[], $14, $15, $16, $17, $18, $19, $20, $21,
-             $22::TEXT[]::JSONB[], $23, $24, $25, $26, $27, $28, $29, $30)",
-            connection.schema()
-        );
-        GroupCommit::new(Self { connection, statement })
-    }
-
-    /// One statement for `rows`: for each, whether the ownership guard let it write.
-    async fn execute(&self, rows: &[&SaveRow]) -> Result<Vec<bool>, DbError> {
-        let pool: &PgPool = self.connection.pool().await?;
-        let sessions = |f: fn(&SaveRow) -> Option<&str>| rows.iter().map(|r| f(r)).collect::<Vec<_>>();
-        let texts = |f: fn(&SaveRow) -> &Option<String>| rows.iter().map(|r| f(r).as_deref()).collect::<Vec<_>>();
-        let all_runs = || rows.iter().flat_map(|r| r.runs.iter());
-        let runs = |f: fn(&RunRow) -> Option<&str>| all_runs().map(f).collect::<Vec<_>>();
-        let jobs = || rows.iter().map(|r| r.job.as_ref());
-        let saved: Vec<bool> = sqlx::query_scalar(sqlx::AssertSqlSafe(self.statement.as_str()))
-            .bind(sessions(|r| Some(r.session_id.as_str())))
-            .bind(sessions(|r| Some(r.session_type)))
-            .bind(sessions(|r| r.agent_id.as_deref()))
-            .bind(sessions(|r| r.user_id.as_deref()))
-            .bind(texts(|r| &r.session_data))
-            .bind(texts(|r| &r.agent_data))
-            .bind(texts(|r| &r.metadata))
-            .bind(rows.iter().map(|r| r.created_at).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.updated_at).collect::<Vec<_>>())
-            .bind(sessions(|r| r.team_id.as_deref()))
-            .bind(sessions(|r| r.workflow_id.as_deref()))
-            .bind(texts(|r| &r.team_data))
-            .bind(texts(|r| &r.workflow_data))
-            .bind(crate::run::now_unix())
-            .bind(rows.iter().map(|r| i32::try_from(r.runs.len()).unwrap_or(i32::MAX)).collect::<Vec<_>>())
-            .bind(runs(|r| Some(r.run_id.as_str())))
-            .bind(runs(|r| Some(r.run_type.as_str())))
-            .bind(runs(|r| r.agent_id.as_deref()))
-            .bind(runs(|r| r.user_id.as_deref()))
-            .bind(runs(|r| r.parent_run_id.as_deref()))
-            .bind(runs(|r| Some(r.status)))
-            .bind(runs(|r| Some(r.data.as_str())))
-            .bind(all_runs().map(|r| r.created_at).collect::<Vec<_>>())
-            .bind(runs(|r| r.team_id.as_deref()))
-            .bind(runs(|r| r.workflow_id.as_deref()))
-            .bind(jobs().map(|j| j.map(|j| j.id.as_str())).collect::<Vec<_>>())
-            .bind(jobs().map(|j| j.map(|j| j.queue.as_str())).collect::<Vec<_>>())
-            .bind(jobs().map(|j| j.map(|j| j.payload.as_slice())).collect::<Vec<_>>())
-            .bind(jobs().map(|j| j.map(|j| j.max_attempts)).collect::<Vec<_>>())
-            .bind(jobs().map(|j| j.map(|j| j.key.as_str())).collect::<Vec<_>>())
-            .fetch_one(pool)
-            .await
-            .map_err(failed(&format!("saving runs ({} saves in one transaction)", rows.len())))?;
-        Ok(saved)
-    }
-}
-
-impl BatchWriter for Saves {
-    type Item = SaveRow;
-
-    /// By session id: batches running at once lock their sessions in one order.
-    fn order(&self, a: &SaveRow, b: &SaveRow) -> Ordering {
-        a.session_id.cmp(&b.session_id)
-    }
-
-    fn write<'a>(&'a self, items: &'a [&'a SaveRow]) -> BoxFuture<'a, Result<Vec<Result<(), DbError>>, DbError>> {
-        Box::pin(async move {
-            let saved = self.execute(items).await?;
-            Ok(items
-                .iter()
-                .zip(saved.into_iter().chain(std::iter::repeat(false)))
-                .map(|(row, saved)| if saved { Ok(()) } else { Err(refused(&row.session_id)) })
-                .collect())
-        })
-    }
-}
-
-/// The answer to a save the ownership guard refused (nothing of it was written).
-fn refused(session_id: &str) -> DbError {
-    tracing::warn!(session_id, "session belongs to another user: run not saved");
-    DbError::Ownership { session_id: session_id.to_owned() }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
@@ -354,7 +182,10 @@ mod tests {
                 if items.contains(&&13) {
                     return Err(DbError::Corrupt("13 spoils its batch".to_owned()));
                 }
-                Ok(items.iter().map(|n| if **n == 7 { Err(refused("seven")) } else { Ok(()) }).collect())
+                Ok(items
+                    .iter()
+                    .map(|n| if **n == 7 { Err(DbError::Ownership { session_id: "seven".to_owned() }) } else { Ok(()) })
+                    .collect())
             })
         }
     }
