@@ -19,8 +19,8 @@ use super::backend::{Job, TaskBackend, WaitMode, Work};
 use super::executor::{DEFAULT_MAX_WORKERS, Executor, RunStore};
 use super::store::{Start, Ticket};
 use super::stored::{
-    KeyLook, StoredRow, Submission, cancelled, error_json, now_ms, refuse, resume_stored, stored_error, stored_outcome,
-    stored_seq, stored_value, ticket_seq, ttl_ms, wait_answer, wait_deadline,
+    KeyLook, StoredRow, Submission, cancelled, error_json, not_stored, now_ms, refuse, resume_stored, stored_error,
+    stored_outcome, stored_seq, stored_value, ticket_seq, ttl_ms, wait_answer, wait_deadline,
 };
 use super::{TaskError, TaskErrorKind, TaskResult, TaskStatus};
 use crate::future::BoxFuture;
@@ -1170,10 +1170,7 @@ impl TaskBackend for SqliteTaskBackend {
                 };
                 self.enqueue(Resumed { ticket, priority, work }, runtime);
             }
-            Err(e) => {
-                tracing::error!(key = %snapshot.key, error = %e, "cannot store a task; it does not run");
-                refuse(&mut snapshot, TaskError::new(TaskErrorKind::Lost, format!("cannot store the task: {e}")));
-            }
+            Err(e) => not_stored(&mut snapshot, &e),
         }
         snapshot
     }

@@ -158,6 +158,13 @@ pub(crate) fn refuse(snapshot: &mut TaskResult, error: TaskError) {
     snapshot.finished_at = Some(SystemTime::now());
 }
 
+/// A submission that could not be stored: logged, and `FAILED` (`Lost`) with the reason; it
+/// does not run.
+pub(crate) fn not_stored(snapshot: &mut TaskResult, error: &dyn std::fmt::Display) {
+    tracing::error!(key = %snapshot.key, error = %error, "cannot store a task; it does not run");
+    refuse(snapshot, TaskError::new(TaskErrorKind::Lost, format!("cannot store the task: {error}")));
+}
+
 /// When a wait of `timeout` from now gives up (in a century for a timeout too long to add).
 pub(crate) fn wait_deadline(timeout: Duration) -> tokio::time::Instant {
     let now = tokio::time::Instant::now();

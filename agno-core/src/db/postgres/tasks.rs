@@ -20,8 +20,8 @@ use super::{Connection, QueueTiming, failed, lock_key};
 use crate::db::DbError;
 use crate::models::BoxFuture;
 use crate::tasks::stored::{
-    KeyLook, StoredRow, Submission, cancelled, error_json, now_ms, refuse, resume_stored, stored_error, stored_outcome,
-    stored_seq, stored_value, ticket_seq, ttl_ms, wait_answer, wait_deadline,
+    KeyLook, StoredRow, Submission, cancelled, error_json, not_stored, now_ms, refuse, resume_stored, stored_error,
+    stored_outcome, stored_seq, stored_value, ticket_seq, ttl_ms, wait_answer, wait_deadline,
 };
 use crate::tasks::{
     DEFAULT_MAX_WORKERS, Executor, Job, RunStore, Start, TaskBackend, TaskError, TaskErrorKind, TaskResult, TaskStatus,
@@ -1002,10 +1002,7 @@ impl TaskBackend for PostgresTaskBackend {
                 };
                 self.jobs.enqueue(Ticket { session_id: session, key, seq: ticket_seq(seq) }, priority, work, runtime);
             }
-            Err(e) => {
-                tracing::error!(key = %snapshot.key, error = %e, "cannot store a task; it does not run");
-                refuse(&mut snapshot, TaskError::new(TaskErrorKind::Lost, format!("cannot store the task: {e}")));
-            }
+            Err(e) => not_stored(&mut snapshot, &e),
         }
         snapshot
     }
