@@ -410,3 +410,85 @@ async fn a_failing_step_streams_step_error_then_workflow_error() {
     let wire = serde_json::to_value(&events[3]).unwrap();
     assert_eq!((wire["event"].as_str(), wire["error_type"].as_str()), (Some("WorkflowError"), Some("step_error")));
 }
+
+/// An in-memory database whose runners keep their tasks in `tasks` (as `PostgresDb` keeps them
+/// in PostgreSQL).
+struct TasksInDb {
+    runs: agno::db::InMemoryDb,
+    tasks: Arc<dyn agno::tasks::TaskBackend>,
+}
+
+impl Db for TasksInDb {
+    fn id(&self) -> &str {
+        self.runs.id()
+    }
+    fn get_session<'a>(&'a self, session_id: &'a str) -> agno::db::DbFuture<'a, Option<agno::session::Session>> {
+        self.runs.get_session(session_id)
+    }
+    fn get_session_with_runs<'a>(
+        &'a self,
+        session_id: &'a str,
+        query: &'a agno::db::RunQuery,
+    ) -> agno::db::DbFuture<'a, Option<agno::session::Session>> {
+        self.runs.get_session_with_runs(session_id, query)
+    }
+    fn list_sessions<'a>(&'a self, query: &'a agno::db::SessionQuery) -> agno::db::DbFuture<'a, agno::db::SessionPage> {
+        self.runs.list_sessions(query)
+    }
+    fn delete_session<'a>(&'a self, session_id: &'a str) -> agno::db::DbFuture<'a, bool> {
+        self.runs.delete_session(session_id)
+    }
+    fn get_run<'a>(&'a self, run_id: &'a str) -> agno::db::DbFuture<'a, Option<RunOutput>> {
+        self.runs.get_run(run_id)
+    }
+    fn get_runs<'a>(
+        &'a self,
+        session_id: &'a str,
+        query: &'a agno::db::RunQuery,
+    ) -> agno::db::DbFuture<'a, Vec<RunOutput>> {
+        self.runs.get_runs(session_id, query)
+    }
+    fn count_runs<'a>(&'a self, session_id: &'a str, query: &'a agno::db::RunQuery) -> agno::db::DbFuture<'a, usize> {
+        self.runs.count_runs(session_id, query)
+    }
+    fn save_runs<'a>(
+        &'a self,
+        session: &'a agno::session::Session,
+        runs: &'a [&'a RunOutput],
+    ) -> agno::db::DbFuture<'a, ()> {
+        self.runs.save_runs(session, runs)
+    }
+    fn save_eval_run<'a>(&'a self, eval_run: &'a agno::db::EvalRun) -> agno::db::DbFuture<'a, ()> {
+        self.runs.save_eval_run(eval_run)
+    }
+    fn get_eval_run<'a>(&'a self, run_id: &'a str) -> agno::db::DbFuture<'a, Option<agno::db::EvalRun>> {
+        self.runs.get_eval_run(run_id)
+    }
+    fn get_eval_runs<'a>(
+        &'a self,
+        query: &'a agno::db::EvalRunQuery,
+    ) -> agno::db::DbFuture<'a, Vec<agno::db::EvalRun>> {
+        self.runs.get_eval_runs(query)
+    }
+    fn task_backend(&self) -> Option<Arc<dyn agno::tasks::TaskBackend>> {
+        Some(Arc::clone(&self.tasks))
+    }
+}
+
+/// A member's hook that leaves a note for a later run of the session.
+#[hook]
+fn leave_a_note(tasks: &Tasks) {
+    tasks.spawn("member_note", agno::tasks::AddOptions::new(), || "from the member");
+}
+
+#[tokio::test]
+async fn a_members_tasks_are_kept_where_its_runs_are_stored() {
+    // The member has no database of its own: its runs go to the team's, and so do its tasks
+    // (with PostgreSQL, every replica sees them).
+    let tasks: Arc<dyn agno::tasks::TaskBackend> = Arc::new(agno::tasks::ImmediateBackend::new());
+    let db = Arc::new(TasksInDb { runs: agno::db::InMemoryDb::new(), tasks: Arc::clone(&tasks) });
+    let member = Agent::builder().id("noter").post_hook(leave_a_note).build().unwrap();
+    let team = Team::builder().id("t").member(member).build().unwrap().with_db(db);
+    team.run("hi").session_id("s").await.unwrap();
+    assert_eq!(Tasks::new(tasks, "s").pop("member_note"), Some(serde_json::json!("from the member")));
+}

@@ -180,7 +180,10 @@ impl HookJob {
         let tasks = hook
             .params_at(stage)
             .contains(super::HookParams::TASKS)
-            .then(|| Tasks::new(runner.base().tasks_backend(), run_context.session_id.as_str()));
+            // The job's runs are stored in the owner's database, and so are its tasks.
+            .then(|| {
+                Tasks::new(runner.base().tasks_backend_in(owner.base().db.as_ref()), run_context.session_id.as_str())
+            });
         Ok(BackgroundHook::from_copies(
             hook,
             stage,

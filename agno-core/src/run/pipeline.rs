@@ -771,12 +771,14 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
         model_provider: output.model_provider.clone().unwrap_or_default(),
     });
 
-    let tasks = common.needs_tasks.then(|| Tasks::new(common.tasks_backend(), run_context.session_id.as_str()));
     let mut background = Vec::new();
     let store = match &parent {
         Some(parent) => parent.db.clone(),
         None => common.db.clone(),
     };
+    let tasks = common
+        .needs_tasks
+        .then(|| Tasks::new(common.tasks_backend_in(store.as_ref()), run_context.session_id.as_str()));
     let history = history(&runner, &session, parent.as_ref()).await?;
     let mut children = Children {
         run_context: &run_context,

@@ -111,9 +111,15 @@ impl Base {
     /// ([`Db::task_backend`], shared by replicas on PostgreSQL), else
     /// [`default_backend`](crate::tasks::default_backend).
     pub(crate) fn tasks_backend(&self) -> Arc<dyn TaskBackend> {
+        self.tasks_backend_in(self.db.as_ref())
+    }
+
+    /// [`Base::tasks_backend`] for a run stored in `db` (a member's or step's runs are stored in
+    /// the database of the run they belong to, and so are their tasks).
+    pub(crate) fn tasks_backend_in(&self, db: Option<&Arc<dyn Db>>) -> Arc<dyn TaskBackend> {
         self.tasks_backend
             .clone()
-            .or_else(|| self.db.as_ref().and_then(|db| db.task_backend()))
+            .or_else(|| db.and_then(|db| db.task_backend()))
             .unwrap_or_else(crate::tasks::default_backend)
     }
 }
