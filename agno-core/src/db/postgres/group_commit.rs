@@ -230,7 +230,7 @@ mod tests {
         together.sort_unstable();
         assert_eq!(together, (0..40).collect::<Vec<_>>(), "the 40 queued writes went in one batch: {batches:?}");
         assert_eq!(batches.len(), 3 + 40, "then each of them alone: {batches:?}");
-        assert_eq!(group.queue().writers, 0, "the writers ended with the work");
+        writers_stop(&group).await;
     }
 
     /// Writes nothing, at once.
@@ -263,6 +263,17 @@ mod tests {
         for task in tasks {
             task.await.unwrap();
         }
-        assert_eq!(group.queue().writers, 0);
+        writers_stop(&group).await;
+    }
+
+    /// Waits until no writer runs: the last one gives its slot back once it finds the queue
+    /// empty, just after it answered its last batch.
+    async fn writers_stop<W: BatchWriter>(group: &GroupCommit<W>) {
+        let stopped = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            while group.queue().writers > 0 {
+                tokio::task::yield_now().await;
+            }
+        });
+        assert!(stopped.await.is_ok(), "the writers ended with the work");
     }
 }

@@ -11,85 +11,23 @@ use super::group_commit::{BatchWriter, GroupCommit};
 use super::hook_queue::EncodedJob;
 use super::{Connection, failed};
 use crate::db::DbError;
+use crate::db::write_rows::{RunRow, SessionRow};
 use crate::models::BoxFuture;
 use crate::run::RunOutput;
 use crate::session::Session;
 
-/// One save, its columns owned and its JSON already serialised, so it can wait for a batch.
+/// One save: its session row, its runs' rows and its job, ready to wait for a batch.
 pub(super) struct SaveRow {
-    session_id: String,
-    session_type: &'static str,
-    agent_id: Option<String>,
-    user_id: Option<String>,
-    session_data: Option<String>,
-    agent_data: Option<String>,
-    metadata: Option<String>,
-    created_at: i64,
-    updated_at: i64,
-    team_id: Option<String>,
-    workflow_id: Option<String>,
-    team_data: Option<String>,
-    workflow_data: Option<String>,
+    session: SessionRow,
     runs: Vec<RunRow>,
     job: Option<EncodedJob>,
-}
-
-/// One run of a save.
-struct RunRow {
-    run_id: String,
-    run_type: String,
-    agent_id: Option<String>,
-    user_id: Option<String>,
-    parent_run_id: Option<String>,
-    status: &'static str,
-    data: String,
-    created_at: i64,
-    team_id: Option<String>,
-    workflow_id: Option<String>,
-}
-
-/// A JSON column as text (PostgreSQL makes it JSONB).
-fn json_text(value: Option<&serde_json::Value>) -> Result<Option<String>, DbError> {
-    value.map(serde_json::to_string).transpose().map_err(DbError::from)
 }
 
 impl SaveRow {
     /// The save of `runs` of `session`, with the job of their background hooks if any.
     pub(super) fn new(session: &Session, runs: &[&RunOutput], job: Option<EncodedJob>) -> Result<Self, DbError> {
-        let runs = runs
-            .iter()
-            .map(|r| {
-                Ok(RunRow {
-                    run_id: r.run_id.clone(),
-                    run_type: r.runner().0.as_str().to_owned(),
-                    agent_id: (!r.agent_id.is_empty()).then(|| r.agent_id.clone()),
-                    user_id: r.user_id.clone(),
-                    parent_run_id: r.parent_run_id.clone(),
-                    status: r.status.as_str(),
-                    data: serde_json::to_string(r)?,
-                    created_at: r.created_at,
-                    team_id: r.team_id.clone(),
-                    workflow_id: r.workflow_id.clone(),
-                })
-            })
-            .collect::<Result<Vec<_>, DbError>>()?;
-        Ok(Self {
-            session_id: session.session_id.clone(),
-            session_type: session.session_type.as_str(),
-            agent_id: session.agent_id.clone(),
-            user_id: session.user_id.clone(),
-            session_data: json_text(session.session_data.as_ref())?,
-            agent_data: json_text(session.agent_data.as_ref())?,
-            metadata: json_text(session.metadata.as_ref())?,
-            created_at: session.created_at,
-            updated_at: session.updated_at,
-            team_id: session.team_id.clone(),
-            workflow_id: session.workflow_id.clone(),
-            team_data: json_text(session.team_data.as_ref())?,
-            workflow_data: json_text(session.workflow_data.as_ref())?,
-            runs,
-            job,
-        })
+        let runs = runs.iter().map(|run| RunRow::new(run)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { session: SessionRow::new(session)?, runs, job })
     }
 }
 
@@ -113,8 +51,9 @@ impl Saves {
     /// One statement for `rows`: for each, whether the ownership guard let it write.
     async fn execute(&self, rows: &[&SaveRow]) -> Result<Vec<bool>, DbError> {
         let pool: &PgPool = self.connection.pool().await?;
-        let sessions = |f: fn(&SaveRow) -> Option<&str>| rows.iter().map(|r| f(r)).collect::<Vec<_>>();
-        let texts = |f: fn(&SaveRow) -> &Option<String>| rows.iter().map(|r| f(r).as_deref()).collect::<Vec<_>>();
+        let sessions = |f: fn(&SessionRow) -> Option<&str>| rows.iter().map(|r| f(&r.session)).collect::<Vec<_>>();
+        let texts =
+            |f: fn(&SessionRow) -> &Option<String>| rows.iter().map(|r| f(&r.session).as_deref()).collect::<Vec<_>>();
         let all_runs = || rows.iter().flat_map(|r| r.runs.iter());
         let runs = |f: fn(&RunRow) -> Option<&str>| all_runs().map(f).collect::<Vec<_>>();
         let jobs = || rows.iter().map(|r| r.job.as_ref());
@@ -126,8 +65,8 @@ impl Saves {
             .bind(texts(|r| &r.session_data))
             .bind(texts(|r| &r.agent_data))
             .bind(texts(|r| &r.metadata))
-            .bind(rows.iter().map(|r| r.created_at).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.updated_at).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.session.created_at).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.session.updated_at).collect::<Vec<_>>())
             .bind(sessions(|r| r.team_id.as_deref()))
             .bind(sessions(|r| r.workflow_id.as_deref()))
             .bind(texts(|r| &r.team_data))
@@ -135,7 +74,7 @@ impl Saves {
             .bind(crate::run::now_unix())
             .bind(rows.iter().map(|r| i32::try_from(r.runs.len()).unwrap_or(i32::MAX)).collect::<Vec<_>>())
             .bind(runs(|r| Some(r.run_id.as_str())))
-            .bind(runs(|r| Some(r.run_type.as_str())))
+            .bind(runs(|r| Some(r.run_type)))
             .bind(runs(|r| r.agent_id.as_deref()))
             .bind(runs(|r| r.user_id.as_deref()))
             .bind(runs(|r| r.parent_run_id.as_deref()))
@@ -161,7 +100,7 @@ impl BatchWriter for Saves {
 
     /// By session id: batches running at once lock their sessions in one order.
     fn order(&self, a: &SaveRow, b: &SaveRow) -> Ordering {
-        a.session_id.cmp(&b.session_id)
+        a.session.session_id.cmp(&b.session.session_id)
     }
 
     fn write<'a>(&'a self, items: &'a [&'a SaveRow]) -> BoxFuture<'a, Result<Vec<Result<(), DbError>>, DbError>> {
@@ -170,7 +109,7 @@ impl BatchWriter for Saves {
             Ok(items
                 .iter()
                 .zip(saved.into_iter().chain(std::iter::repeat(false)))
-                .map(|(row, saved)| if saved { Ok(()) } else { Err(refused(&row.session_id)) })
+                .map(|(row, saved)| if saved { Ok(()) } else { Err(refused(&row.session.session_id)) })
                 .collect())
         })
     }

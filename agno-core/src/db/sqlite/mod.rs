@@ -18,10 +18,10 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use self::queries::{RunRow, SessionRow};
 use self::schema::{BUSY_TIMEOUT, SCHEMA};
 use self::threads::Threads;
 use super::{Db, DbError, DbFuture, EvalRun, EvalRunQuery, RunQuery, SessionPage, SessionQuery};
+use crate::db::write_rows::{RunRow, SessionRow, json_text};
 use crate::run::RunOutput;
 use crate::session::Session;
 use crate::sqlite_setup::retry_busy;
@@ -167,7 +167,7 @@ impl Db for SqliteDb {
     fn save_eval_run<'a>(&'a self, eval_run: &'a EvalRun) -> DbFuture<'a, ()> {
         let data = serde_json::to_string(&eval_run.eval_data)
             .map_err(DbError::from)
-            .and_then(|data| Ok((data, rows::json_text(eval_run.eval_input.as_ref())?)));
+            .and_then(|data| Ok((data, json_text(eval_run.eval_input.as_ref())?)));
         let (eval_data, eval_input) = match data {
             Ok(data) => data,
             Err(e) => return super::ready(Err(e)),

@@ -4,82 +4,12 @@
 
 use rusqlite::{Connection, ToSql, params, params_from_iter};
 
-use super::rows::{decode_eval_run, decode_run, decode_session, json_text};
+use super::rows::{decode_eval_run, decode_run, decode_session};
 use super::schema::{EVAL_COLUMNS, SESSION_COLUMNS, UPSERT_EVAL_RUN, UPSERT_RUN, UPSERT_SESSION};
+use crate::db::write_rows::{RunRow, SessionRow};
 use crate::db::{DbError, EvalRun, EvalRunQuery, RunQuery, SessionPage, SessionQuery, SessionSort};
 use crate::run::RunOutput;
 use crate::session::Session;
-
-/// A session row ready to write: its JSON columns serialised.
-pub(super) struct SessionRow {
-    session_id: String,
-    session_type: &'static str,
-    agent_id: Option<String>,
-    team_id: Option<String>,
-    workflow_id: Option<String>,
-    user_id: Option<String>,
-    session_data: Option<String>,
-    agent_data: Option<String>,
-    team_data: Option<String>,
-    workflow_data: Option<String>,
-    metadata: Option<String>,
-    created_at: i64,
-    updated_at: i64,
-}
-
-impl SessionRow {
-    /// The row of `session` (its runs are not part of it).
-    pub(super) fn new(session: &Session) -> Result<Self, DbError> {
-        Ok(Self {
-            session_id: session.session_id.clone(),
-            session_type: session.session_type.as_str(),
-            agent_id: session.agent_id.clone(),
-            team_id: session.team_id.clone(),
-            workflow_id: session.workflow_id.clone(),
-            user_id: session.user_id.clone(),
-            session_data: json_text(session.session_data.as_ref())?,
-            agent_data: json_text(session.agent_data.as_ref())?,
-            team_data: json_text(session.team_data.as_ref())?,
-            workflow_data: json_text(session.workflow_data.as_ref())?,
-            metadata: json_text(session.metadata.as_ref())?,
-            created_at: session.created_at,
-            updated_at: session.updated_at,
-        })
-    }
-}
-
-/// A run row ready to write: `run_data` serialised.
-pub(super) struct RunRow {
-    run_id: String,
-    run_type: &'static str,
-    agent_id: Option<String>,
-    team_id: Option<String>,
-    workflow_id: Option<String>,
-    user_id: Option<String>,
-    parent_run_id: Option<String>,
-    status: &'static str,
-    data: String,
-    created_at: i64,
-}
-
-impl RunRow {
-    /// The row of `run`.
-    pub(super) fn new(run: &RunOutput) -> Result<Self, DbError> {
-        let (kind, _) = run.runner();
-        Ok(Self {
-            run_id: run.run_id.clone(),
-            run_type: kind.as_str(),
-            agent_id: (!run.agent_id.is_empty()).then(|| run.agent_id.clone()),
-            team_id: run.team_id.clone(),
-            workflow_id: run.workflow_id.clone(),
-            user_id: run.user_id.clone(),
-            parent_run_id: run.parent_run_id.clone(),
-            status: run.status.as_str(),
-            data: serde_json::to_string(run)?,
-            created_at: run.created_at,
-        })
-    }
-}
 
 /// Writes the session row, then each run at the end of the session (or in place), refusing a
 /// session owned by another user. Runs in the writer's transaction.

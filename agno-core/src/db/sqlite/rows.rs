@@ -45,11 +45,6 @@ fn opt_json(row: &Row<'_>, idx: usize, what: &dyn Fn() -> String) -> Result<Opti
     }
 }
 
-/// A value as JSON text for a nullable column.
-pub(super) fn json_text(value: Option<&Value>) -> Result<Option<String>, DbError> {
-    value.map(serde_json::to_string).transpose().map_err(DbError::from)
-}
-
 /// A session from a row selected with [`SESSION_COLUMNS`]; its runs are left empty.
 pub(super) fn decode_session(row: &Row<'_>) -> Result<Session, DbError> {
     let session_id = text(row, 0, &|| "agno_sessions: session_id".to_owned())?;

@@ -1,0 +1,85 @@
+//! A session's and its runs' rows as every database writes them: the columns owned and the JSON
+//! serialised on the caller's thread, so a writer (SQLite's thread, PostgreSQL's batch) only
+//! runs SQL.
+
+use serde_json::Value;
+
+use crate::db::DbError;
+use crate::run::RunOutput;
+use crate::session::Session;
+
+/// A JSON column as text (`None` stays `NULL`).
+pub(crate) fn json_text(value: Option<&Value>) -> Result<Option<String>, DbError> {
+    value.map(serde_json::to_string).transpose().map_err(DbError::from)
+}
+
+/// A session row ready to write: its JSON columns serialised.
+pub(crate) struct SessionRow {
+    pub(crate) session_id: String,
+    pub(crate) session_type: &'static str,
+    pub(crate) agent_id: Option<String>,
+    pub(crate) team_id: Option<String>,
+    pub(crate) workflow_id: Option<String>,
+    pub(crate) user_id: Option<String>,
+    pub(crate) session_data: Option<String>,
+    pub(crate) agent_data: Option<String>,
+    pub(crate) team_data: Option<String>,
+    pub(crate) workflow_data: Option<String>,
+    pub(crate) metadata: Option<String>,
+    pub(crate) created_at: i64,
+    pub(crate) updated_at: i64,
+}
+
+impl SessionRow {
+    /// The row of `session` (its runs are not part of it).
+    pub(crate) fn new(session: &Session) -> Result<Self, DbError> {
+        Ok(Self {
+            session_id: session.session_id.clone(),
+            session_type: session.session_type.as_str(),
+            agent_id: session.agent_id.clone(),
+            team_id: session.team_id.clone(),
+            workflow_id: session.workflow_id.clone(),
+            user_id: session.user_id.clone(),
+            session_data: json_text(session.session_data.as_ref())?,
+            agent_data: json_text(session.agent_data.as_ref())?,
+            team_data: json_text(session.team_data.as_ref())?,
+            workflow_data: json_text(session.workflow_data.as_ref())?,
+            metadata: json_text(session.metadata.as_ref())?,
+            created_at: session.created_at,
+            updated_at: session.updated_at,
+        })
+    }
+}
+
+/// A run row ready to write: `run_data` serialised.
+pub(crate) struct RunRow {
+    pub(crate) run_id: String,
+    pub(crate) run_type: &'static str,
+    pub(crate) agent_id: Option<String>,
+    pub(crate) team_id: Option<String>,
+    pub(crate) workflow_id: Option<String>,
+    pub(crate) user_id: Option<String>,
+    pub(crate) parent_run_id: Option<String>,
+    pub(crate) status: &'static str,
+    pub(crate) data: String,
+    pub(crate) created_at: i64,
+}
+
+impl RunRow {
+    /// The row of `run`.
+    pub(crate) fn new(run: &RunOutput) -> Result<Self, DbError> {
+        let (kind, _) = run.runner();
+        Ok(Self {
+            run_id: run.run_id.clone(),
+            run_type: kind.as_str(),
+            agent_id: (!run.agent_id.is_empty()).then(|| run.agent_id.clone()),
+            team_id: run.team_id.clone(),
+            workflow_id: run.workflow_id.clone(),
+            user_id: run.user_id.clone(),
+            parent_run_id: run.parent_run_id.clone(),
+            status: run.status.as_str(),
+            data: serde_json::to_string(run)?,
+            created_at: run.created_at,
+        })
+    }
+}
