@@ -13,7 +13,8 @@
 //!   other, exactly once: of 8 runs asking for it at once on the other replica (and then of 8
 //!   split between both), one gets it.
 //! * A replica stopped gracefully while a task runs past its grace period hands the task back
-//!   (pending, no owner) at once; the next replica runs it.
+//!   (pending, no owner) at once; the next replica runs it as soon as it serves, before any run
+//!   of its own uses tasks.
 //!
 //! The replicas are this test binary started again with [`REPLICA_ENV`] set, running only
 //! [`replica_process`] (so no example binary can be missing or stale). A replica is killed when
@@ -463,6 +464,13 @@ mod replicas {
         );
         assert_eq!(rows, ["PENDING|t"], "handed back, not failed\n{}", stopping.output());
         let mut next = replica(&url, &schema, None, None);
+        // The next replica takes the task over and runs it before any run of its own uses tasks.
+        let deadline = std::time::Instant::now() + HANG;
+        let status = format!("SELECT status FROM \"{schema}\".agno_task_results WHERE key = 'count_words'");
+        while psql(&url, &status) != ["COMPLETED"] {
+            assert!(std::time::Instant::now() < deadline, "the task never ran on the next replica\n{}", next.output());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         assert_eq!(run(&client, &next.base, "collect").await.unwrap_or_else(|e| panic!("{e}")), "count: 6 words");
         stop(&mut next);
     }

@@ -39,6 +39,7 @@ use std::time::Duration;
 
 use agno_core::db::Db;
 use agno_core::run::RunnerKind;
+use agno_core::tasks::TaskBackend;
 use agno_core::{Agent, Runner, Team, Workflow};
 use axum::Router;
 use tokio::net::TcpListener;
@@ -351,6 +352,9 @@ impl AgentOS {
         // Durable background hooks: a worker per hook queue while the server runs.
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let workers = durable::start_workers(&self.state, &stopped, self.grace);
+        // Task backends run while the server runs: a PostgreSQL one takes over the tasks of
+        // replicas that died from the start, not only once a run here uses tasks.
+        let task_backends = self.task_backends();
         let shutdown = async move {
             shutdown.await;
             let _ = stop.send(true);
@@ -364,16 +368,13 @@ impl AgentOS {
                 tracing::error!(error = %e, "a durable background hook worker panicked");
             }
         }
-        self.close_task_backends().await;
+        self.close_task_backends(task_backends).await;
         served?;
         Ok(report)
     }
 
-    /// Closes the task backends of the served runners, each once, within the grace period (and
-    /// [`TASK_HANDOVER`] more to hand unfinished tasks over): a
-    /// PostgreSQL backend hands its unfinished tasks to the other replicas at once (the others
-    /// take them after the dead-process bound otherwise).
-    async fn close_task_backends(&self) {
+    /// The task backends of the served runners, each once (asking for one starts it).
+    fn task_backends(&self) -> Vec<Arc<dyn TaskBackend>> {
         let state = &self.state;
         let backends = state
             .agents
@@ -381,11 +382,15 @@ impl AgentOS {
             .map(Agent::tasks_backend)
             .chain(state.teams.iter().map(Team::tasks_backend))
             .chain(state.workflows.iter().map(Workflow::tasks_backend));
-        let mut closed = std::collections::HashSet::new();
+        let mut seen = std::collections::HashSet::new();
+        backends.filter(|backend| seen.insert(Arc::as_ptr(backend).cast::<()>() as usize)).collect()
+    }
+
+    /// Closes the task backends within the grace period (and [`TASK_HANDOVER`] more to hand
+    /// unfinished tasks over): a PostgreSQL backend hands its unfinished tasks to the other
+    /// replicas at once (the others take them after the dead-process bound otherwise).
+    async fn close_task_backends(&self, backends: Vec<Arc<dyn TaskBackend>>) {
         for backend in backends {
-            if !closed.insert(Arc::as_ptr(&backend).cast::<()>() as usize) {
-                continue;
-            }
             // The grace period for the running tasks, then a bounded time to hand the rest over.
             let limit = self.grace.saturating_add(TASK_HANDOVER);
             if tokio::time::timeout(limit, backend.close(self.grace)).await.is_err() {
