@@ -811,9 +811,11 @@ mod tests {
         done.store(true, std::sync::atomic::Ordering::Relaxed);
         let largest = sampler.await.unwrap();
         assert_eq!(count(&raw(&db), "SELECT COUNT(*) FROM agno_runs") as usize, WRITERS * SAVES);
-        // The promise: a few thousand pages (the writer checkpoints at 1,000), about 20 MB,
-        // where this load without the writer's checkpoints grows the log to some 160 MB.
-        let bound = 5_000 * (4096 + 24);
+        // The promise: a few thousand pages (the writer checkpoints at 1,000), some 20 MB, where
+        // this load without the writer's checkpoints grows the log to some 160 MB. The bound
+        // leaves room for a checkpointer slowed by a busy machine (5,150 pages were seen once in
+        // CI, with every test binary running at once).
+        let bound = 8_000 * (4096 + 24);
         assert!(largest <= bound, "the log reached {largest} bytes (bound {bound})");
         assert!(largest > 0, "the log was never seen");
     }
