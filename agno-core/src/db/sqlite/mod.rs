@@ -768,18 +768,14 @@ mod tests {
         assert!(db.get_eval_run("e2").await.unwrap().is_some());
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn the_write_ahead_log_stays_bounded_under_a_steady_stream_of_writes() {
-        // Writers that never pause, each run carrying about a page of text: a log that never
-        // started over would end up several times larger than the bound.
+    /// Writers that never pause, each run carrying about a page of text, until `WRITERS` ×
+    /// `SAVES` runs are stored; answers the largest size the write-ahead log was seen at.
+    async fn largest_log_under_a_steady_stream_of_writes(db: &Arc<SqliteDb>, wal: &std::path::Path) -> u64 {
         const WRITERS: usize = 32;
         const SAVES: usize = 400;
-        let dir = tempfile::tempdir().unwrap();
-        let db = Arc::new(open(&dir));
-        let wal = dir.path().join("agno.db-wal");
         let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let sampler = {
-            let (wal, done) = (wal.clone(), Arc::clone(&done));
+            let (wal, done) = (wal.to_path_buf(), Arc::clone(&done));
             tokio::spawn(async move {
                 let mut largest = 0;
                 while !done.load(std::sync::atomic::Ordering::Relaxed) {
@@ -792,7 +788,7 @@ mod tests {
         let page = "x".repeat(4000);
         let writers: Vec<_> = (0..WRITERS)
             .map(|w| {
-                let (db, page) = (Arc::clone(&db), page.clone());
+                let (db, page) = (Arc::clone(db), page.clone());
                 tokio::spawn(async move {
                     let session_id = format!("s{w}");
                     for i in 0..SAVES {
@@ -810,14 +806,50 @@ mod tests {
         }
         done.store(true, std::sync::atomic::Ordering::Relaxed);
         let largest = sampler.await.unwrap();
-        assert_eq!(count(&raw(&db), "SELECT COUNT(*) FROM agno_runs") as usize, WRITERS * SAVES);
-        // The promise: a few thousand pages (the writer checkpoints at 1,000), some 20 MB, where
-        // this load without the writer's checkpoints grows the log to some 160 MB. The bound
-        // leaves room for a checkpointer slowed by a busy machine (5,150 pages were seen once in
-        // CI, with every test binary running at once).
-        let bound = 8_000 * (4096 + 24);
-        assert!(largest <= bound, "the log reached {largest} bytes (bound {bound})");
+        assert_eq!(count(&raw(db), "SELECT COUNT(*) FROM agno_runs") as usize, WRITERS * SAVES);
         assert!(largest > 0, "the log was never seen");
+        largest
+    }
+
+    /// The most the log may hold: the writer's limit, plus one batch committed just under it.
+    /// This load, with no checkpoint at all, grows the log to some 40,000 pages.
+    const LOG_BOUND: u64 = (threads::LOG_LIMIT_PAGES as u64 + 1_000) * (4096 + 24);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn the_write_ahead_log_stays_bounded_under_a_steady_stream_of_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(open(&dir));
+        let largest = largest_log_under_a_steady_stream_of_writes(&db, &dir.path().join("agno.db-wal")).await;
+        assert!(largest <= LOG_BOUND, "the log reached {largest} bytes (bound {LOG_BOUND})");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_checkpointer_starved_of_cpu_cannot_let_the_log_grow_without_end() {
+        // A checkpointer that never gets the CPU, played by holding its lock: until the log has
+        // stopped growing for a while (the writer waits at the limit) or every write is done.
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(open(&dir));
+        let wal = dir.path().join("agno.db-wal");
+        let (lock, writes_done) = (db.threads.checkpointing(), Arc::new(std::sync::atomic::AtomicBool::new(false)));
+        let (starved, starved_wal, done) =
+            (Arc::new(std::sync::Barrier::new(2)), wal.clone(), Arc::clone(&writes_done));
+        let held = Arc::clone(&starved);
+        let starver = std::thread::spawn(move || {
+            let _turn = lock.lock().unwrap();
+            held.wait();
+            let (mut last, mut still) = (0, 0);
+            while !done.load(std::sync::atomic::Ordering::Relaxed) && still < 20 {
+                std::thread::sleep(Duration::from_millis(10));
+                let len = std::fs::metadata(&starved_wal).map_or(0, |m| m.len());
+                still = if len > 0 && len == last { still + 1 } else { 0 };
+                last = len;
+            }
+        });
+        starved.wait();
+        let largest = largest_log_under_a_steady_stream_of_writes(&db, &wal).await;
+        writes_done.store(true, std::sync::atomic::Ordering::Relaxed);
+        starver.join().unwrap();
+        assert!(largest <= LOG_BOUND, "the log reached {largest} bytes (bound {LOG_BOUND})");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -39,6 +39,12 @@ const CHECKPOINT_PAGES: i32 = 500;
 /// and the next transaction starts the log over.
 const WRITER_CHECKPOINT_PAGES: i32 = 2 * CHECKPOINT_PAGES;
 
+/// The writer's own checkpoint is skipped while the checkpointer is still copying (SQLite runs
+/// one checkpoint at a time and would refuse it), so a checkpointer starved of CPU would let the
+/// log grow for as long as it is starved. Past this many pages the writer waits for the
+/// checkpointer to finish instead, then checkpoints: the log never holds much more than this.
+pub(super) const LOG_LIMIT_PAGES: i32 = 4 * WRITER_CHECKPOINT_PAGES;
+
 /// How a write went, as the writer sees it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Applied {
@@ -106,6 +112,9 @@ pub(super) struct Threads {
     writes: Option<Sender<Box<dyn Write>>>,
     reads: Option<Sender<Read>>,
     handles: Vec<JoinHandle<()>>,
+    /// Held by whichever of the writer and the checkpointer is checkpointing.
+    #[cfg(test)]
+    checkpointing: Arc<Mutex<()>>,
 }
 
 impl Threads {
@@ -121,6 +130,10 @@ impl Threads {
         let mut handles = Vec::with_capacity(readers.len() + 2);
         // The writer only asks for a checkpoint; one pending request is enough.
         let (checkpoint_tx, checkpoint_rx) = mpsc::sync_channel::<()>(1);
+        // Held by whichever of the writer and the checkpointer is checkpointing.
+        let checkpointing = Arc::new(Mutex::new(()));
+        let (writer_checkpointing, checkpointer_checkpointing) =
+            (Arc::clone(&checkpointing), Arc::clone(&checkpointing));
         // The log's size after the last commit, for the writer's own checkpoints.
         let log_pages = Arc::new(AtomicI32::new(0));
         writer.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
@@ -140,7 +153,7 @@ impl Threads {
         handles.push(
             std::thread::Builder::new()
                 .name("agno-sqlite-checkpoint".into())
-                .spawn(move || checkpoint_loop(&checkpointer, &checkpoint_rx))
+                .spawn(move || checkpoint_loop(&checkpointer, &checkpoint_rx, &checkpointer_checkpointing))
                 .map_err(spawn_error)?,
         );
         let (write_tx, write_rx) = mpsc::channel::<Box<dyn Write>>();
@@ -148,7 +161,7 @@ impl Threads {
             std::thread::Builder::new()
                 .name("agno-sqlite-writer".into())
                 .spawn(move || {
-                    write_loop(&writer, &write_rx, &log_pages);
+                    write_loop(&writer, &write_rx, &log_pages, &writer_checkpointing);
                     // Dropping the hook closes the checkpointer's channel: it checkpoints once
                     // more and stops.
                     if let Err(e) = writer.wal_hook(None::<fn(&mut rusqlite::hooks::Wal, i32) -> rusqlite::Result<()>>)
@@ -169,7 +182,13 @@ impl Threads {
                     .map_err(spawn_error)?,
             );
         }
-        Ok(Self { writes: Some(write_tx), reads: Some(read_tx), handles })
+        Ok(Self {
+            writes: Some(write_tx),
+            reads: Some(read_tx),
+            handles,
+            #[cfg(test)]
+            checkpointing,
+        })
     }
 
     /// Applies `work` to `data` on the writer thread, inside a transaction it may share with
@@ -195,6 +214,12 @@ impl Threads {
                 Err(_) => Err(DbError::Closed("the SQLite writer thread stopped before answering".into())),
             }
         })
+    }
+
+    /// The lock a checkpoint holds, for tests that play a checkpointer starved of CPU.
+    #[cfg(test)]
+    pub(super) fn checkpointing(&self) -> Arc<Mutex<()>> {
+        Arc::clone(&self.checkpointing)
     }
 
     /// Runs `work` on a reader thread, on a connection that sees the last committed state.
@@ -234,16 +259,12 @@ impl Drop for Threads {
 }
 
 /// The writer: waits for a write, takes every other one already queued, commits them together;
-/// between batches, checkpoints a log grown past [`WRITER_CHECKPOINT_PAGES`].
-fn write_loop(conn: &Connection, jobs: &Receiver<Box<dyn Write>>, log_pages: &AtomicI32) {
+/// between batches, checkpoints a log grown past [`WRITER_CHECKPOINT_PAGES`] (see
+/// [`writer_checkpoint`]).
+fn write_loop(conn: &Connection, jobs: &Receiver<Box<dyn Write>>, log_pages: &AtomicI32, checkpointing: &Mutex<()>) {
     let mut batch: Vec<Box<dyn Write>> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = jobs.recv() {
-        if log_pages.load(Ordering::Relaxed) >= WRITER_CHECKPOINT_PAGES {
-            log_pages.store(0, Ordering::Relaxed);
-            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                tracing::warn!(error = %e, "the writer's SQLite checkpoint failed; the next one will retry");
-            }
-        }
+        writer_checkpoint(conn, log_pages.load(Ordering::Relaxed), checkpointing);
         batch.push(first);
         while batch.len() < MAX_BATCH {
             match jobs.try_recv() {
@@ -252,6 +273,29 @@ fn write_loop(conn: &Connection, jobs: &Receiver<Box<dyn Write>>, log_pages: &At
             }
         }
         commit(conn, &mut batch);
+    }
+}
+
+/// The writer's checkpoint of a log of `pages` pages: none below [`WRITER_CHECKPOINT_PAGES`];
+/// up to [`LOG_LIMIT_PAGES`] only if the checkpointer is idle (it would be refused otherwise);
+/// past it, after waiting for the checkpointer to finish. With no write beside it the checkpoint
+/// copies the whole log, and the next transaction starts the log over.
+fn writer_checkpoint(conn: &Connection, pages: i32, checkpointing: &Mutex<()>) {
+    if pages < WRITER_CHECKPOINT_PAGES {
+        return;
+    }
+    let _turn = if pages < LOG_LIMIT_PAGES {
+        match checkpointing.try_lock() {
+            Ok(turn) => turn,
+            Err(std::sync::TryLockError::Poisoned(turn)) => turn.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return,
+        }
+    } else {
+        tracing::debug!(pages, "the SQLite log reached its limit: the writer waits for the checkpointer");
+        checkpointing.lock().unwrap_or_else(PoisonError::into_inner)
+    };
+    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        tracing::warn!(error = %e, "the writer's SQLite checkpoint failed; the next one will retry");
     }
 }
 
@@ -318,8 +362,9 @@ fn transaction(conn: &Connection, body: impl FnOnce() -> bool) -> Result<(), Arc
 
 /// The checkpointer: copies the write-ahead log into the database file whenever the writer
 /// asks, without blocking it (`PASSIVE`), and once more when the writer is gone.
-fn checkpoint_loop(conn: &Connection, requests: &Receiver<()>) {
+fn checkpoint_loop(conn: &Connection, requests: &Receiver<()>, checkpointing: &Mutex<()>) {
     let checkpoint = || {
+        let _turn = checkpointing.lock().unwrap_or_else(PoisonError::into_inner);
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
             tracing::warn!(error = %e, "a SQLite checkpoint failed; the next one will retry");
         }
