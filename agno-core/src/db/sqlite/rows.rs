@@ -45,7 +45,7 @@ fn opt_json(row: &Row<'_>, idx: usize, what: &dyn Fn() -> String) -> Result<Opti
     }
 }
 
-/// A session from a row selected with [`SESSION_COLUMNS`](super::schema::SESSION_COLUMNS); its runs are left empty.
+/// A session from a row selected with `schema::SESSION_COLUMNS`; its runs are left empty.
 pub(super) fn decode_session(row: &Row<'_>) -> Result<Session, DbError> {
     let session_id = text(row, 0, &|| "agno_sessions: session_id".to_owned())?;
     let what = |column: &str| {
@@ -87,7 +87,7 @@ pub(super) fn decode_run(row: &Row<'_>) -> Result<RunOutput, DbError> {
     })
 }
 
-/// An evaluation from a row selected with [`EVAL_COLUMNS`](super::schema::EVAL_COLUMNS).
+/// An evaluation from a row selected with `schema::EVAL_COLUMNS`.
 pub(super) fn decode_eval_run(row: &Row<'_>) -> Result<EvalRun, DbError> {
     let run_id = text(row, 0, &|| "agno_eval_runs: run_id".to_owned())?;
     let what = |column: &str| {

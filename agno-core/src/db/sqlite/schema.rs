@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS agno_eval_runs (
 CREATE INDEX IF NOT EXISTS idx_agno_eval_runs_agent_id ON agno_eval_runs (agent_id, created_at);
 ";
 
-/// The evaluation columns read back, in this order, by [`decode_eval_run`](super::rows::decode_eval_run).
+/// The evaluation columns read back, in this order, by `rows::decode_eval_run`.
 pub(super) const EVAL_COLUMNS: &str = "run_id, eval_type, eval_data, eval_input, name, agent_id, team_id, workflow_id, model_id, \
                             model_provider, evaluated_component_name, created_at, updated_at";
 
@@ -84,7 +84,7 @@ ON CONFLICT (run_id) DO UPDATE SET
     evaluated_component_name = excluded.evaluated_component_name,
     updated_at               = excluded.updated_at";
 
-/// The session columns read back, in this order, by [`decode_session`](super::rows::decode_session).
+/// The session columns read back, in this order, by `rows::decode_session`.
 pub(super) const SESSION_COLUMNS: &str = "session_id, session_type, agent_id, user_id, session_data, agent_data, metadata, \
                                created_at, updated_at, team_id, workflow_id, team_data, workflow_data";
 
