@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo run --release --example agentos_load -- [requests=100000] [concurrency=64] [--db]
 //!     [--only=agentos|bare] [--count-allocs] [--session=ID] [--windows=N] [--url=http://HOST:PORT/PATH]
+//!     [--postgres] [--replicas=1|2] [--hop]
 //! ```
 //!
 //! One process serves two things on `127.0.0.1:0`:
@@ -38,6 +39,12 @@
 //! load it waits until every job is done and prints how many hooks were drained per second.
 //! `--replicas=2` (with `--postgres`) starts a second replica (this program again) on the same
 //! database and loads both, half the connections each (AgentOS only).
+//!
+//! `--hop` measures the hand-off alone: every run goes to a thread of its own the way `--db` sends
+//! it to SQLite's writer (serialised on the caller, queued on a channel, taken with whatever else
+//! is queued, answered through a oneshot, its data freed back on the caller), and the thread
+//! answers at once, storing nothing. The gap between `--hop` and no db is what handing each run
+//! to a storage thread costs, whatever that thread then does.
 //!
 //! The process exits with status 1 when a request failed or a hook was lost.
 
@@ -226,20 +233,22 @@ struct Options {
     url: Option<(SocketAddr, String)>,
     postgres: bool,
     replicas: u32,
+    hop: bool,
 }
 
 const USAGE: &str = "usage: agentos_load [requests=100000] [concurrency=64] [--db] [--only=agentos|bare] \
                      [--count-allocs] [--session=ID] [--windows=N] [--url=http://HOST:PORT/PATH] [--postgres] \
-                     [--replicas=1|2]";
+                     [--replicas=1|2] [--hop]";
 
 fn options() -> Result<Options, String> {
     let mut positional = Vec::new();
     let (mut db, mut only, mut count_allocations) = (false, Only::Both, false);
     let (mut session, mut windows, mut url) = (None, 0, None);
-    let (mut postgres, mut replicas) = (false, 1);
+    let (mut postgres, mut replicas, mut hop) = (false, 1, false);
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--db" => db = true,
+            "--hop" => hop = true,
             "--postgres" => postgres = true,
             "--replicas=1" => replicas = 1,
             "--replicas=2" => replicas = 2,
@@ -287,10 +296,10 @@ fn options() -> Result<Options, String> {
     if replicas > 1 && !postgres {
         return Err(format!("--replicas=2 shares one PostgreSQL: give --postgres too\n{USAGE}"));
     }
-    if postgres && db {
-        return Err(format!("--db (SQLite) or --postgres, not both\n{USAGE}"));
+    if [db, postgres, hop].iter().filter(|&&on| on).count() > 1 {
+        return Err(format!("one of --db (SQLite), --postgres and --hop\n{USAGE}"));
     }
-    Ok(Options { requests, concurrency, db, only, count_allocations, session, windows, url, postgres, replicas })
+    Ok(Options { requests, concurrency, db, only, count_allocations, session, windows, url, postgres, replicas, hop })
 }
 
 /// User + system CPU time of this process (all threads), from `/proc/self/stat` (Linux only).
@@ -570,6 +579,91 @@ fn print_row(name: &str, load: &Load) {
     }
 }
 
+/// `--hop`: a store that hands every save to a thread of its own and stores nothing there.
+mod hop {
+    use std::sync::mpsc::{self, Sender};
+
+    use agno::db::{Db, DbError, DbFuture, EvalRun, EvalRunQuery, InMemoryDb, RunQuery, SessionPage, SessionQuery};
+    use agno::prelude::{RunOutput, Session};
+    use tokio::sync::oneshot;
+
+    /// A save's serialised rows, and where to send them back once "written".
+    type Save = ((String, Vec<String>), oneshot::Sender<(String, Vec<String>)>);
+
+    /// Reads answer from an empty in-memory store; saves take the round trip to the thread.
+    pub struct HopDb {
+        reads: InMemoryDb,
+        saves: Sender<Save>,
+    }
+
+    impl HopDb {
+        /// Starts the thread: it takes every queued save at once and answers each, like a writer
+        /// whose transactions cost nothing.
+        pub fn start() -> std::io::Result<Self> {
+            let (saves, queue) = mpsc::channel::<Save>();
+            std::thread::Builder::new().name("hop-writer".into()).spawn(move || {
+                let mut batch = Vec::new();
+                while let Ok(first) = queue.recv() {
+                    batch.push(first);
+                    batch.extend(queue.try_iter());
+                    for (rows, reply) in batch.drain(..) {
+                        let _ = reply.send(rows);
+                    }
+                }
+            })?;
+            Ok(Self { reads: InMemoryDb::new(), saves })
+        }
+    }
+
+    impl Db for HopDb {
+        fn id(&self) -> &str {
+            "hop"
+        }
+        fn get_session<'a>(&'a self, session_id: &'a str) -> DbFuture<'a, Option<Session>> {
+            self.reads.get_session(session_id)
+        }
+        fn list_sessions<'a>(&'a self, query: &'a SessionQuery) -> DbFuture<'a, SessionPage> {
+            self.reads.list_sessions(query)
+        }
+        fn delete_session<'a>(&'a self, session_id: &'a str) -> DbFuture<'a, bool> {
+            self.reads.delete_session(session_id)
+        }
+        fn get_run<'a>(&'a self, run_id: &'a str) -> DbFuture<'a, Option<RunOutput>> {
+            self.reads.get_run(run_id)
+        }
+        fn get_runs<'a>(&'a self, session_id: &'a str, query: &'a RunQuery) -> DbFuture<'a, Vec<RunOutput>> {
+            self.reads.get_runs(session_id, query)
+        }
+        fn count_runs<'a>(&'a self, session_id: &'a str, query: &'a RunQuery) -> DbFuture<'a, usize> {
+            self.reads.count_runs(session_id, query)
+        }
+        fn save_runs<'a>(&'a self, session: &'a Session, runs: &'a [&'a RunOutput]) -> DbFuture<'a, ()> {
+            // Serialised here, on the caller's thread, as SqliteDb does.
+            let rows = serde_json::to_string(session)
+                .and_then(|s| Ok((s, runs.iter().map(serde_json::to_string).collect::<Result<Vec<_>, _>>()?)));
+            let (reply, answer) = oneshot::channel();
+            let sent = rows.map_err(DbError::from).map(|rows| self.saves.send((rows, reply)).is_ok());
+            Box::pin(async move {
+                if !sent? {
+                    return Err(DbError::Closed("the hop thread is gone".into()));
+                }
+                let rows = answer.await.map_err(|_| DbError::Closed("the hop thread stopped".into()))?;
+                drop(rows);
+                Ok(())
+            })
+        }
+        fn save_eval_run<'a>(&'a self, eval_run: &'a EvalRun) -> DbFuture<'a, ()> {
+            self.reads.save_eval_run(eval_run)
+        }
+        fn get_eval_run<'a>(&'a self, run_id: &'a str) -> DbFuture<'a, Option<EvalRun>> {
+            self.reads.get_eval_run(run_id)
+        }
+        fn get_eval_runs<'a>(&'a self, query: &'a EvalRunQuery) -> DbFuture<'a, Vec<EvalRun>> {
+            self.reads.get_eval_runs(query)
+        }
+    }
+}
+
 /// Set in a second replica started by `--replicas=2`: `<database url>|<schema>`.
 const REPLICA_ENV: &str = "AGENTOS_LOAD_REPLICA";
 
@@ -644,7 +738,7 @@ fn psql_value(url: &str, sql: &str) -> Result<String, String> {
 
 /// Runs the benchmark; whether something failed (errors, lost hooks).
 async fn run(options: Options, workers: usize) -> Result<bool, Box<dyn std::error::Error>> {
-    let Options { requests, concurrency, db, only, count_allocations, session, windows, url, postgres, replicas } =
+    let Options { requests, concurrency, db, only, count_allocations, session, windows, url, postgres, replicas, hop } =
         options;
     let form = match &session {
         Some(id) => format!("{FORM}&session_id={id}"),
@@ -660,6 +754,9 @@ async fn run(options: Options, workers: usize) -> Result<bool, Box<dyn std::erro
     let db_dir = if db { Some(tempfile::tempdir()?) } else { None };
     if let Some(dir) = &db_dir {
         builder = builder.db(SqliteDb::new(dir.path().join("agent.db"))?);
+    }
+    if hop {
+        builder = builder.db(hop::HopDb::start()?);
     }
     // `--postgres`: a schema of its own on DATABASE_URL or a throwaway server.
     let pg = if postgres {
@@ -714,10 +811,11 @@ async fn run(options: Options, workers: usize) -> Result<bool, Box<dyn std::erro
     println!(
         "AgentOS: `POST /agents/{AGENT_ID}/runs`, offline model, seed 001's hooks (background pre, inline async post, \
          background async post; no prints, no sleeps); db: {}",
-        match (&pg, db) {
-            (Some(_), _) => format!("PostgresDb with durable background hooks (--postgres), {replicas} replica(s)"),
-            (None, true) => "SqliteDb in a temp dir (--db)".to_owned(),
-            (None, false) => "none (--db stores every run in SQLite, as the seeds do)".to_owned(),
+        match (&pg, db, hop) {
+            (Some(_), ..) => format!("PostgresDb with durable background hooks (--postgres), {replicas} replica(s)"),
+            (None, true, _) => "SqliteDb in a temp dir (--db)".to_owned(),
+            (None, false, true) => "the hand-off alone: a thread that answers every save at once (--hop)".to_owned(),
+            (None, false, false) => "none (--db stores every run in SQLite, as the seeds do)".to_owned(),
         }
     );
     println!("bare:    `POST /bare`, an axum handler reading the same form and answering a small JSON");
