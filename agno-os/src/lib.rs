@@ -390,12 +390,16 @@ impl AgentOS {
     /// unfinished tasks over): a PostgreSQL backend hands its unfinished tasks to the other
     /// replicas at once (the others take them after the dead-process bound otherwise).
     async fn close_task_backends(&self, backends: Vec<Arc<dyn TaskBackend>>) {
+        // All at once: the grace period for the running tasks, then a bounded time to hand the
+        // rest over, whatever the number of backends.
+        let grace = self.grace;
+        let mut closing = tokio::task::JoinSet::new();
         for backend in backends {
-            // The grace period for the running tasks, then a bounded time to hand the rest over.
-            let limit = self.grace.saturating_add(TASK_HANDOVER);
-            if tokio::time::timeout(limit, backend.close(self.grace)).await.is_err() {
-                tracing::warn!("a task backend did not close within the grace period and the handover time");
-            }
+            closing.spawn(async move { backend.close(grace).await });
+        }
+        let all_closed = async { while closing.join_next().await.is_some() {} };
+        if tokio::time::timeout(grace.saturating_add(TASK_HANDOVER), all_closed).await.is_err() {
+            tracing::warn!("a task backend did not close within the grace period and the handover time");
         }
     }
 

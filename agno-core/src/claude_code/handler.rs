@@ -20,7 +20,7 @@ use super::event::{
 };
 use super::response::{IntoResponse, Response};
 use super::transcript::Transcript;
-use crate::models::BoxFuture;
+use crate::future::BoxFuture;
 use crate::tasks::Tasks;
 
 /// What a handler receives.

@@ -6,7 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::{Hook, HookContext};
 use crate::checks::{InputCheckError, OutputCheckError};
-use crate::models::BoxFuture;
+use crate::future::BoxFuture;
 use crate::panic::{CatchPanic, panic_message};
 
 /// Why a hook call did not succeed.

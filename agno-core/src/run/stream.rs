@@ -10,7 +10,7 @@ use futures_core::Stream;
 use super::pipeline::RunBuilder;
 use super::{RunEvent, RunOutput};
 use crate::error::{Error, Result};
-use crate::models::BoxFuture;
+use crate::future::BoxFuture;
 
 /// Where the pipeline puts events for the stream to hand out.
 #[derive(Clone, Default)]

@@ -19,8 +19,8 @@ use super::backend::{Job, TaskBackend, WaitMode, Work};
 use super::executor::{DEFAULT_MAX_WORKERS, Executor, RunStore};
 use super::store::{Start, Ticket};
 use super::stored::{
-    KeyLook, StoredRow, Submission, cancelled, error_json, not_stored, now_ms, refuse, resume_stored, stored_error,
-    stored_outcome, stored_seq, stored_value, ticket_seq, ttl_ms, wait_answer, wait_deadline,
+    KeyLook, StoredRow, Submission, cancelled, error_json, not_stored, now_ms, or_logged, refuse, resume_stored,
+    stored_error, stored_outcome, stored_seq, stored_value, ticket_seq, ttl_ms, wait_answer, wait_deadline,
 };
 use super::{TaskError, TaskErrorKind, TaskResult, TaskStatus};
 use crate::future::BoxFuture;
@@ -1184,24 +1184,16 @@ impl TaskBackend for SqliteTaskBackend {
     }
 
     fn get(&self, session_id: &str, key: &str) -> Option<TaskResult> {
-        self.inner.get(session_id, key).unwrap_or_else(|e| {
-            tracing::error!(key, error = %e, "cannot read a task");
-            None
-        })
+        or_logged(self.inner.get(session_id, key), "read a task", Some(key), None)
     }
 
     fn pop(&self, session_id: &str, key: &str, accept: &mut dyn FnMut(&Value) -> bool) -> Option<Value> {
-        self.inner.pop(session_id, key, accept).unwrap_or_else(|e| {
-            tracing::error!(key, error = %e, "cannot pop a task result");
-            None
-        })
+        or_logged(self.inner.pop(session_id, key, accept), "pop a task result", Some(key), None)
     }
 
     fn pop_all(&self, session_id: &str) -> Vec<(String, Value)> {
-        let taken = self.inner.take(session_id, TaskStatus::Completed).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "cannot pop the task results");
-            Vec::new()
-        });
+        let taken =
+            or_logged(self.inner.take(session_id, TaskStatus::Completed), "pop the task results", None, Vec::new());
         taken
             .into_iter()
             .filter_map(|(key, value, _)| Some((stored_value(&key, value.as_deref())?, key)))
@@ -1210,32 +1202,20 @@ impl TaskBackend for SqliteTaskBackend {
     }
 
     fn pop_errors(&self, session_id: &str) -> Vec<(String, TaskError)> {
-        let taken = self.inner.take(session_id, TaskStatus::Failed).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "cannot pop the task errors");
-            Vec::new()
-        });
+        let taken = or_logged(self.inner.take(session_id, TaskStatus::Failed), "pop the task errors", None, Vec::new());
         taken.into_iter().map(|(key, _, error)| (key, stored_error(error.as_deref()))).collect()
     }
 
     fn has(&self, session_id: &str, key: Option<&str>) -> bool {
-        self.inner.has(session_id, key).unwrap_or_else(|e| {
-            tracing::error!(key, error = %e, "cannot look for a task result");
-            false
-        })
+        or_logged(self.inner.has(session_id, key), "look for a task result", key, false)
     }
 
     fn cancel(&self, session_id: &str, key: &str) -> bool {
-        self.inner.cancel(session_id, Some(key)).unwrap_or_else(|e| {
-            tracing::error!(key, error = %e, "cannot cancel a task");
-            0
-        }) > 0
+        or_logged(self.inner.cancel(session_id, Some(key)), "cancel a task", Some(key), 0) > 0
     }
 
     fn cancel_all(&self, session_id: &str) -> usize {
-        self.inner.cancel(session_id, None).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "cannot cancel the tasks");
-            0
-        })
+        or_logged(self.inner.cancel(session_id, None), "cancel the tasks", None, 0)
     }
 
     fn wait<'a>(

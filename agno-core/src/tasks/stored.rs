@@ -165,6 +165,20 @@ pub(crate) fn not_stored(snapshot: &mut TaskResult, error: &dyn std::fmt::Displa
     refuse(snapshot, TaskError::new(TaskErrorKind::Lost, format!("cannot store the task: {error}")));
 }
 
+/// A persistent backend's answer when its store fails: `fallback`, with the failure logged as
+/// "cannot `doing`" (the [`TaskBackend`](super::TaskBackend) methods have no error to return).
+pub(crate) fn or_logged<T, E: std::fmt::Display>(
+    result: Result<T, E>,
+    doing: &str,
+    key: Option<&str>,
+    fallback: T,
+) -> T {
+    result.unwrap_or_else(|e| {
+        tracing::error!(key, error = %e, "cannot {doing}");
+        fallback
+    })
+}
+
 /// When a wait of `timeout` from now gives up (in a century for a timeout too long to add).
 pub(crate) fn wait_deadline(timeout: Duration) -> tokio::time::Instant {
     let now = tokio::time::Instant::now();
@@ -316,6 +330,13 @@ mod tests {
         let Err(error) = resume_stored("no_such_task_anywhere", "k", Some("1")) else { panic!("resumed") };
         assert_eq!(error.kind, TaskErrorKind::Lost);
         assert!(error.message.contains("#[task]"), "{}", error.message);
+    }
+
+    #[test]
+    fn a_failed_store_answers_the_fallback() {
+        assert_eq!(or_logged(Ok::<_, String>(3), "count", Some("k"), 0), 3);
+        assert_eq!(or_logged(Err::<usize, _>("disk gone"), "count", None, 0), 0);
+        assert_eq!(or_logged(Err::<Option<u8>, _>("disk gone"), "read a task", Some("k"), None), None);
     }
 
     #[test]

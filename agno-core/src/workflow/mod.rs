@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use crate::agent::Agent;
 use crate::error::{Error, Result};
-use crate::models::BoxFuture;
+use crate::future::BoxFuture;
 use crate::panic::CatchPanic;
 use crate::run::pipeline::{Children, Emitter, Stop};
 use crate::run::runner::{Base, RunnerKind, Settings, base_accessors, settings_methods};

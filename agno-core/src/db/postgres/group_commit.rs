@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::oneshot;
 
 use crate::db::DbError;
-use crate::models::BoxFuture;
+use crate::future::BoxFuture;
 
 /// Batches written at once.
 const WRITERS: usize = 2;

@@ -74,7 +74,15 @@ pub struct PostgresDb {
     /// The group-commit writer of saves.
     saves: Arc<GroupCommit<Saves>>,
     /// The task backend, started on first use.
-    tasks: Arc<std::sync::OnceLock<Arc<PostgresTaskBackend>>>,
+    tasks: Arc<TaskSlot>,
+}
+
+/// Where [`PostgresDb::tasks`] keeps its backend: read without a lock once started; the first
+/// calls take turns, so only one backend is ever started.
+#[derive(Default)]
+struct TaskSlot {
+    started: std::sync::OnceLock<Arc<PostgresTaskBackend>>,
+    starting: std::sync::Mutex<()>,
 }
 
 /// How to reach the database, and the pool once it is made (on first use, in a tokio runtime).
@@ -312,13 +320,16 @@ impl PostgresDb {
     /// The backend of background tasks in this database, shared by every replica
     /// ([`PostgresTaskBackend`]), started on the first call; later calls give the same one.
     pub fn tasks(&self) -> Result<Arc<PostgresTaskBackend>, DbError> {
-        if let Some(tasks) = self.tasks.get() {
+        if let Some(tasks) = self.tasks.started.get() {
+            return Ok(Arc::clone(tasks));
+        }
+        let _turn = self.tasks.starting.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(tasks) = self.tasks.started.get() {
             return Ok(Arc::clone(tasks));
         }
         let started =
             Arc::new(PostgresTaskBackend::start(&self.connection, self.timing, crate::tasks::DEFAULT_MAX_WORKERS)?);
-        // Two first calls at once: the one set first wins, the other is dropped unused.
-        Ok(Arc::clone(self.tasks.get_or_init(|| started)))
+        Ok(Arc::clone(self.tasks.started.get_or_init(|| started)))
     }
 
     /// Where this database is, without the password: `postgres:user@host:port/database`.

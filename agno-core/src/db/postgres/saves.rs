@@ -12,7 +12,7 @@ use super::hook_queue::EncodedJob;
 use super::{Connection, failed};
 use crate::db::DbError;
 use crate::db::write_rows::{RunRow, SessionRow};
-use crate::models::BoxFuture;
+use crate::future::BoxFuture;
 use crate::run::RunOutput;
 use crate::session::Session;
 

@@ -18,10 +18,10 @@ use tokio::sync::{Notify, oneshot, watch};
 
 use super::{Connection, QueueTiming, failed, lock_key};
 use crate::db::DbError;
-use crate::models::BoxFuture;
+use crate::future::BoxFuture;
 use crate::tasks::stored::{
-    KeyLook, StoredRow, Submission, cancelled, error_json, not_stored, now_ms, refuse, resume_stored, stored_error,
-    stored_outcome, stored_seq, stored_value, ticket_seq, ttl_ms, wait_answer, wait_deadline,
+    KeyLook, StoredRow, Submission, cancelled, error_json, not_stored, now_ms, or_logged, refuse, resume_stored,
+    stored_error, stored_outcome, stored_seq, stored_value, ticket_seq, ttl_ms, wait_answer, wait_deadline,
 };
 use crate::tasks::{
     DEFAULT_MAX_WORKERS, Executor, Job, RunStore, Start, TaskBackend, TaskError, TaskErrorKind, TaskResult, TaskStatus,
@@ -1018,10 +1018,7 @@ impl TaskBackend for PostgresTaskBackend {
     fn get(&self, session_id: &str, key: &str) -> Option<TaskResult> {
         let (session, wanted) = (escape(session_id).into_owned(), escape(key).into_owned());
         let found = self.inner.block(move |inner| async move { inner.get(session, wanted).await });
-        let mut found = found.unwrap_or_else(|e| {
-            tracing::error!(key, error = %e, "cannot read a task");
-            None
-        })?;
+        let mut found = or_logged(found, "read a task", Some(key), None)?;
         found.session_id = unescape(found.session_id);
         found.key = unescape(found.key);
         found.name = unescape(found.name);
@@ -1062,13 +1059,8 @@ impl TaskBackend for PostgresTaskBackend {
 
     fn pop_all(&self, session_id: &str) -> Vec<(String, Value)> {
         let session = escape(session_id).into_owned();
-        let taken = self
-            .inner
-            .block(move |inner| async move { inner.take(session, TaskStatus::Completed).await })
-            .unwrap_or_else(|e| {
-                tracing::error!(error = %e, "cannot pop the task results");
-                Vec::new()
-            });
+        let taken = self.inner.block(move |inner| async move { inner.take(session, TaskStatus::Completed).await });
+        let taken = or_logged(taken, "pop the task results", None, Vec::new());
         taken
             .into_iter()
             .filter_map(|(key, value, _)| {
@@ -1080,38 +1072,27 @@ impl TaskBackend for PostgresTaskBackend {
 
     fn pop_errors(&self, session_id: &str) -> Vec<(String, TaskError)> {
         let session = escape(session_id).into_owned();
-        let taken = self
-            .inner
-            .block(move |inner| async move { inner.take(session, TaskStatus::Failed).await })
-            .unwrap_or_else(|e| {
-                tracing::error!(error = %e, "cannot pop the task errors");
-                Vec::new()
-            });
+        let taken = self.inner.block(move |inner| async move { inner.take(session, TaskStatus::Failed).await });
+        let taken = or_logged(taken, "pop the task errors", None, Vec::new());
         taken.into_iter().map(|(key, _, error)| (unescape(key), stored_error(error.as_deref()))).collect()
     }
 
     fn has(&self, session_id: &str, key: Option<&str>) -> bool {
         let (session, wanted) = (escape(session_id).into_owned(), key.map(|key| escape(key).into_owned()));
-        self.inner.block(move |inner| async move { inner.has(session, wanted).await }).unwrap_or_else(|e| {
-            tracing::error!(key, error = %e, "cannot look for a task result");
-            false
-        })
+        let found = self.inner.block(move |inner| async move { inner.has(session, wanted).await });
+        or_logged(found, "look for a task result", key, false)
     }
 
     fn cancel(&self, session_id: &str, key: &str) -> bool {
         let (session, wanted) = (escape(session_id).into_owned(), escape(key).into_owned());
-        self.inner.block(move |inner| async move { inner.cancel(session, Some(wanted)).await }).unwrap_or_else(|e| {
-            tracing::error!(key, error = %e, "cannot cancel a task");
-            0
-        }) > 0
+        let cancelled = self.inner.block(move |inner| async move { inner.cancel(session, Some(wanted)).await });
+        or_logged(cancelled, "cancel a task", Some(key), 0) > 0
     }
 
     fn cancel_all(&self, session_id: &str) -> usize {
         let session = escape(session_id).into_owned();
-        self.inner.block(move |inner| async move { inner.cancel(session, None).await }).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "cannot cancel the tasks");
-            0
-        })
+        let cancelled = self.inner.block(move |inner| async move { inner.cancel(session, None).await });
+        or_logged(cancelled, "cancel the tasks", None, 0)
     }
 
     fn wait<'a>(
