@@ -520,3 +520,59 @@ async fn a_client_that_leaves_a_slow_run_loses_none_of_its_background_hooks() {
     assert!(member_at < team_at, "queue order kept: {entries:?}");
     assert!(server.stop().await.unfinished.is_empty());
 }
+
+/// A pre-hook that sends the test its run's id and session, then waits far longer than the test.
+struct Announce(tokio::sync::mpsc::UnboundedSender<(String, String)>);
+
+impl Hook for Announce {
+    fn name(&self) -> &str {
+        "announce"
+    }
+    fn params(&self) -> HookParams {
+        HookParams::RUN_CONTEXT
+    }
+    fn call<'a>(&'a self, cx: HookContext<'a>) -> HookCall<'a> {
+        let _ = self.0.send((cx.run_context.run_id.clone(), cx.run_context.session_id.clone()));
+        HookCall::pending(tokio::time::sleep(Duration::from_secs(600)))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_run_is_reported_running_and_a_cancel_ends_its_request() {
+    let (tx, mut announced) = tokio::sync::mpsc::unbounded_channel();
+    let log = Log::default();
+    let agent = Agent::builder()
+        .id("waits")
+        .pre_hook(Announce(tx))
+        .post_hook(Probe::new("after", &log).background())
+        .build()
+        .unwrap();
+    let os = AgentOS::builder().agents([agent]).db(InMemoryDb::new()).build().unwrap();
+    let server = Server::start(os).await;
+    let (client, url) = (server.client.clone(), server.url("/agents/waits/runs"));
+    let request = tokio::spawn(async move {
+        let res = client.post(url).form(&[("message", "hi"), ("stream", "false")]).send().await.unwrap();
+        (res.status().as_u16(), res.json::<Value>().await.unwrap())
+    });
+    // A guard against a hang, not a timing check: the hook announces itself at once.
+    let (run_id, session_id) =
+        tokio::time::timeout(Duration::from_secs(60), announced.recv()).await.unwrap().expect("the run started");
+    let poll = server.url(&format!("/agents/waits/runs/{run_id}?session_id={session_id}"));
+    let seen: Value = server.client.get(&poll).send().await.unwrap().json().await.unwrap();
+    assert_eq!((seen["status"].as_str(), seen["session_id"].as_str()), (Some("RUNNING"), Some(session_id.as_str())));
+
+    let cancel = server.client.post(server.url(&format!("/agents/waits/runs/{run_id}/cancel"))).send().await.unwrap();
+    assert_eq!(cancel.status().as_u16(), 200);
+    let (status, body) = tokio::time::timeout(Duration::from_secs(60), request).await.unwrap().unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(
+        (body["run_id"].as_str(), body["status"].as_str(), body["content"].as_str()),
+        (Some(run_id.as_str()), Some("CANCELLED"), Some("Run cancelled"))
+    );
+    let seen: Value = server.client.get(&poll).send().await.unwrap().json().await.unwrap();
+    assert_eq!(seen["status"], "CANCELLED");
+    // The cancelled run never reached its post-hooks, so its background hook never ran, and
+    // nothing is left for shutdown to wait for.
+    assert!(server.stop().await.unfinished.is_empty());
+    assert!(log.entries().is_empty(), "{:?}", log.entries());
+}

@@ -25,6 +25,7 @@
 pub mod agent;
 pub mod checks;
 pub mod claude_code;
+mod clock;
 pub mod db;
 pub mod error;
 pub mod eval;

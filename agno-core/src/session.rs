@@ -92,7 +92,7 @@ pub struct Session {
 impl Session {
     /// A new, empty agent session.
     pub fn new(session_id: impl Into<String>) -> Self {
-        let now = crate::run::now_unix();
+        let now = crate::clock::now_unix();
         Self {
             session_id: session_id.into(),
             session_type: SessionType::Agent,

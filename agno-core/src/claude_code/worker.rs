@@ -103,7 +103,7 @@ fn detach(_command: &mut Command) {}
 /// Appends a line to `<db>.worker.log`: nobody reads a detached worker's stderr.
 fn log_failure(db: &Path, what: &str) {
     tracing::error!(db = %db.display(), "{what}");
-    let line = format!("{} agno task worker {}: {what}\n", crate::run::now_unix(), std::process::id());
+    let line = format!("{} agno task worker {}: {what}\n", crate::clock::now_unix(), std::process::id());
     let written = OpenOptions::new()
         .create(true)
         .append(true)

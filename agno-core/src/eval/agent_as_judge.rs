@@ -5,13 +5,14 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use crate::clock::now_unix;
 use crate::db::{Db, EvalRun};
 use crate::hooks::{Hook, HookCall, HookContext, HookError, HookParams, HookStage};
 use crate::models::{
     BINARY_VERDICT_INSTRUCTION, Message, Model, ModelError, ModelRequest, NUMERIC_VERDICT_INSTRUCTION, Role,
     default_model,
 };
-use crate::run::{RunOutput, Runner, now_unix};
+use crate::run::{RunOutput, Runner};
 
 /// The `eval_type` of the rows this evaluation stores.
 pub const EVAL_TYPE_AGENT_AS_JUDGE: &str = "agent_as_judge";

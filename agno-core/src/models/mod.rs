@@ -134,7 +134,7 @@ impl Message {
             from_history: false,
             stop_after_tool_call: false,
             role,
-            created_at: crate::run::now_unix(),
+            created_at: crate::clock::now_unix(),
             metrics: None,
         }
     }

@@ -89,7 +89,7 @@ impl RunEvent {
     /// its kind names), at the top level, without names; set the other fields as needed.
     pub fn new(kind: RunEventKind, runner: (RunnerKind, &str), run_id: &str, session_id: &str) -> Self {
         let mut event = Self {
-            created_at: super::now_unix(),
+            created_at: crate::clock::now_unix(),
             kind,
             agent_id: String::new(),
             agent_name: None,

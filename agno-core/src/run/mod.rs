@@ -336,10 +336,6 @@ pub struct StepResult {
     pub status: RunStatus,
 }
 
-pub(crate) fn now_unix() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,10 +28,9 @@ use tracing::Instrument;
 
 use super::runner::Base;
 use super::stream::{EventSink, RunStream};
-use super::{
-    RunContext, RunEvent, RunEventKind, RunInput, RunMetrics, RunOutput, RunStatus, Runner, RunnerKind, now_unix,
-};
+use super::{RunContext, RunEvent, RunEventKind, RunInput, RunMetrics, RunOutput, RunStatus, Runner, RunnerKind};
 use crate::checks::{InputCheckError, OutputCheckError};
+use crate::clock::now_unix;
 use crate::db::{Db, RunQuery, may_write};
 use crate::error::{Error, Result};
 use crate::hooks::HookJob;

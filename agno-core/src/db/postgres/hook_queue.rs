@@ -118,7 +118,7 @@ impl BatchWriter for OutcomeWrites {
                 .bind(indexes)
                 .bind(keys)
                 .bind(outcomes)
-                .bind(crate::run::now_unix())
+                .bind(crate::clock::now_unix())
                 .execute(pool)
                 .await
                 .map_err(failed("recording hook outcomes"))?;

@@ -391,7 +391,7 @@ async fn migrate(pool: &PgPool, schema: &str) -> Result<(), DbError> {
         )))
         .bind(migration.version)
         .bind(migration.description)
-        .bind(crate::run::now_unix())
+        .bind(crate::clock::now_unix())
         .execute(&mut *tx)
         .await
         .map_err(failed(&what))?;

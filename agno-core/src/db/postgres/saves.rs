@@ -71,7 +71,7 @@ impl Saves {
             .bind(sessions(|r| r.workflow_id.as_deref()))
             .bind(texts(|r| &r.team_data))
             .bind(texts(|r| &r.workflow_data))
-            .bind(crate::run::now_unix())
+            .bind(crate::clock::now_unix())
             .bind(rows.iter().map(|r| i32::try_from(r.runs.len()).unwrap_or(i32::MAX)).collect::<Vec<_>>())
             .bind(runs(|r| Some(r.run_id.as_str())))
             .bind(runs(|r| Some(r.run_type)))

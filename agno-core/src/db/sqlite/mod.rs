@@ -111,7 +111,7 @@ impl SqliteDb {
             Ok(rows) => rows,
             Err(e) => return super::ready(Err(e)),
         };
-        let now = crate::run::now_unix();
+        let now = crate::clock::now_unix();
         self.threads
             .write((session, runs, now), |conn, (session, runs, now)| queries::save_runs(conn, session, runs, *now))
     }

@@ -1,4 +1,4 @@
-//! The SQL of [`super::SqliteDb`]: agno's tables and indexes, and the statements that write them.
+//! The SQL of `SqliteDb`: agno's tables and indexes, and the statements that write them.
 
 use std::time::Duration;
 

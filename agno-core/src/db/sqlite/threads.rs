@@ -1,4 +1,4 @@
-//! The threads a [`super::SqliteDb`] works on: one writer that commits whatever writes have
+//! The threads a `SqliteDb` works on: one writer that commits whatever writes have
 //! queued up in one transaction (group commit), a checkpointer that copies the write-ahead log
 //! back into the database file off the writer's path, and a few readers with connections of
 //! their own.
