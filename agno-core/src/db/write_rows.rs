@@ -49,6 +49,13 @@ impl SessionRow {
             updated_at: session.updated_at,
         })
     }
+
+    /// The answer to a save of this row that the ownership guard refused (nothing of it was
+    /// written), logged.
+    pub(crate) fn refused(&self) -> DbError {
+        tracing::warn!(session_id = %self.session_id, "session belongs to another user: run not saved");
+        DbError::Ownership { session_id: self.session_id.clone() }
+    }
 }
 
 /// A run row ready to write: `run_data` serialised.

@@ -109,14 +109,8 @@ impl BatchWriter for Saves {
             Ok(items
                 .iter()
                 .zip(saved.into_iter().chain(std::iter::repeat(false)))
-                .map(|(row, saved)| if saved { Ok(()) } else { Err(refused(&row.session.session_id)) })
+                .map(|(row, saved)| if saved { Ok(()) } else { Err(row.session.refused()) })
                 .collect())
         })
     }
-}
-
-/// The answer to a save the ownership guard refused (nothing of it was written).
-fn refused(session_id: &str) -> DbError {
-    tracing::warn!(session_id, "session belongs to another user: run not saved");
-    DbError::Ownership { session_id: session_id.to_owned() }
 }

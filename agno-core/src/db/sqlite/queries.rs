@@ -31,8 +31,7 @@ pub(super) fn save_runs(conn: &Connection, session: &SessionRow, runs: &[RunRow]
     ])?;
     if written == 0 {
         // The row exists and the guard refused the update; the writer rolls this write back.
-        tracing::warn!(session_id = %session.session_id, "session belongs to another user: run not saved");
-        return Err(DbError::Ownership { session_id: session.session_id.clone() });
+        return Err(session.refused());
     }
     let mut upsert = conn.prepare_cached(UPSERT_RUN)?;
     for run in runs {
