@@ -11,6 +11,7 @@
 mod queries;
 mod rows;
 mod schema;
+mod statements;
 mod threads;
 
 use std::path::{Path, PathBuf};

@@ -5,7 +5,8 @@
 use rusqlite::{Connection, ToSql, params, params_from_iter};
 
 use super::rows::{decode_eval_run, decode_run, decode_session};
-use super::schema::{EVAL_COLUMNS, SESSION_COLUMNS, UPSERT_EVAL_RUN, UPSERT_RUN, UPSERT_SESSION};
+use super::schema::{EVAL_COLUMNS, SESSION_COLUMNS, UPSERT_EVAL_RUN};
+use super::statements::{Held, WriterConn};
 use crate::db::write_rows::{RunRow, SessionRow};
 use crate::db::{DbError, EvalRun, EvalRunQuery, RunQuery, SessionPage, SessionQuery, SessionSort};
 use crate::run::RunOutput;
@@ -13,43 +14,47 @@ use crate::session::Session;
 
 /// Writes the session row, then each run at the end of the session (or in place), refusing a
 /// session owned by another user. Runs in the writer's transaction.
-pub(super) fn save_runs(conn: &Connection, session: &SessionRow, runs: &[RunRow], now: i64) -> Result<(), DbError> {
-    let written = conn.prepare_cached(UPSERT_SESSION)?.execute(params![
-        session.session_id,
-        session.session_type,
-        session.agent_id,
-        session.user_id,
-        session.session_data,
-        session.agent_data,
-        session.metadata,
-        session.created_at,
-        session.updated_at,
-        session.team_id,
-        session.workflow_id,
-        session.team_data,
-        session.workflow_data,
-    ])?;
+pub(super) fn save_runs(conn: &WriterConn<'_>, session: &SessionRow, runs: &[RunRow], now: i64) -> Result<(), DbError> {
+    let written = conn.with(Held::UpsertSession, |upsert| {
+        upsert.execute(params![
+            session.session_id,
+            session.session_type,
+            session.agent_id,
+            session.user_id,
+            session.session_data,
+            session.agent_data,
+            session.metadata,
+            session.created_at,
+            session.updated_at,
+            session.team_id,
+            session.workflow_id,
+            session.team_data,
+            session.workflow_data,
+        ])
+    })?;
     if written == 0 {
         // The row exists and the guard refused the update; the writer rolls this write back.
         return Err(session.refused());
     }
-    let mut upsert = conn.prepare_cached(UPSERT_RUN)?;
-    for run in runs {
-        upsert.execute(params![
-            run.run_id,
-            session.session_id,
-            run.agent_id,
-            run.user_id,
-            run.parent_run_id,
-            run.status,
-            run.data,
-            run.created_at,
-            now,
-            run.run_type,
-            run.team_id,
-            run.workflow_id,
-        ])?;
-    }
+    conn.with(Held::UpsertRun, |upsert| {
+        for run in runs {
+            upsert.execute(params![
+                run.run_id,
+                session.session_id,
+                run.agent_id,
+                run.user_id,
+                run.parent_run_id,
+                run.status,
+                run.data,
+                run.created_at,
+                now,
+                run.run_type,
+                run.team_id,
+                run.workflow_id,
+            ])?;
+        }
+        Ok(())
+    })?;
     Ok(())
 }
 

@@ -26,6 +26,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use super::statements::WriterConn;
 use crate::db::error::{DbError, DbFuture};
 
 /// At most this many writes share one transaction.
@@ -74,7 +75,7 @@ enum Applied {
 /// One write waiting for the writer thread.
 trait Write: Send {
     /// Applies the write inside the open transaction, keeping its result.
-    fn apply(&mut self, conn: &Connection) -> Applied;
+    fn apply(&mut self, conn: &WriterConn<'_>) -> Applied;
     /// Answers the caller once the transaction ended: `failed` is why it did not commit.
     fn finish(self: Box<Self>, failed: Option<&Arc<rusqlite::Error>>, writes: usize);
 }
@@ -85,13 +86,13 @@ type Reply<D, T> = (Result<T, DbError>, D);
 /// A write's data, the function that applies it, its result once applied, and its caller.
 struct Job<D, T> {
     data: D,
-    work: fn(&Connection, &D) -> Result<T, DbError>,
+    work: fn(&WriterConn<'_>, &D) -> Result<T, DbError>,
     result: Option<Result<T, DbError>>,
     reply: oneshot::Sender<Reply<D, T>>,
 }
 
 impl<D: Send, T: Send> Write for Job<D, T> {
-    fn apply(&mut self, conn: &Connection) -> Applied {
+    fn apply(&mut self, conn: &WriterConn<'_>) -> Applied {
         let (work, data) = (self.work, &self.data);
         let result = catch_unwind(AssertUnwindSafe(|| work(conn, data)))
             .unwrap_or_else(|_| Err(DbError::Closed("a write panicked; it was rolled back".into())));
@@ -209,7 +210,11 @@ impl Threads {
     /// Applies `work` to `data` on the writer thread, inside a transaction it may share with
     /// other writes; the future ends once that transaction is committed (or failed). `work` may
     /// run twice (see the module docs), so it must only write through the connection.
-    pub(super) fn write<D, T>(&self, data: D, work: fn(&Connection, &D) -> Result<T, DbError>) -> DbFuture<'static, T>
+    pub(super) fn write<D, T>(
+        &self,
+        data: D,
+        work: fn(&WriterConn<'_>, &D) -> Result<T, DbError>,
+    ) -> DbFuture<'static, T>
     where
         D: Send + 'static,
         T: Send + 'static,
@@ -277,6 +282,7 @@ impl Drop for Threads {
 /// the last batch was busy), commits them together; between batches, checkpoints a log grown
 /// past [`WRITER_CHECKPOINT_PAGES`] (see [`writer_checkpoint`]).
 fn write_loop(conn: &Connection, jobs: &Receiver<Box<dyn Write>>, log_pages: &AtomicI32, checkpointing: &Mutex<()>) {
+    let conn = &WriterConn::new(conn);
     let mut batch: Vec<Box<dyn Write>> = Vec::with_capacity(MAX_BATCH);
     let mut last_batch = 0;
     while let Ok(first) = jobs.recv() {
@@ -324,7 +330,7 @@ fn writer_checkpoint(conn: &Connection, pages: i32, checkpointing: &Mutex<()>) {
 /// the transaction is rolled back and each write is applied again alone, so one bad write does
 /// not fail the others. If a transaction itself fails (the database stays locked past the busy
 /// timeout, the disk is full), each of its writes gets that error.
-fn commit(conn: &Connection, batch: &mut Vec<Box<dyn Write>>) {
+fn commit(conn: &WriterConn<'_>, batch: &mut Vec<Box<dyn Write>>) {
     let writes = batch.len();
     let mut clean = true;
     let outcome = transaction(conn, || {
