@@ -321,8 +321,15 @@ fn writer_checkpoint(conn: &Connection, pages: i32, checkpointing: &Mutex<()>) {
         tracing::debug!(pages, "the SQLite log reached its limit: the writer waits for the checkpointer");
         checkpointing.lock().unwrap_or_else(PoisonError::into_inner)
     };
+    checkpoint(conn, "writer");
+}
+
+/// Copies as much of the write-ahead log back as no reader still needs, without waiting for
+/// anyone (`PASSIVE`); the caller holds the checkpoint lock. A failure is logged: the next
+/// checkpoint retries it.
+fn checkpoint(conn: &Connection, by: &str) {
     if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-        tracing::warn!(error = %e, "the writer's SQLite checkpoint failed; the next one will retry");
+        tracing::warn!(error = %e, by, "a SQLite checkpoint failed; the next one will retry");
     }
 }
 
@@ -392,9 +399,7 @@ fn transaction(conn: &Connection, body: impl FnOnce() -> bool) -> Result<(), Arc
 fn checkpoint_loop(conn: &Connection, requests: &Receiver<()>, checkpointing: &Mutex<()>) {
     let checkpoint = || {
         let _turn = checkpointing.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %e, "a SQLite checkpoint failed; the next one will retry");
-        }
+        checkpoint(conn, "checkpointer");
     };
     while requests.recv().is_ok() {
         checkpoint();
