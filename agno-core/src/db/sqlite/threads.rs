@@ -17,7 +17,7 @@
 //! in a transaction of its own, so each gets its own outcome.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -58,7 +58,9 @@ const WRITER_CHECKPOINT_PAGES: i32 = 2 * CHECKPOINT_PAGES;
 /// left to copy and sync: about 500 pages took 3.5 ms on the load bench, in which it otherwise
 /// commits some 130 runs. So the writer checkpoints itself only once the checkpointer has left
 /// at most this many pages to copy. Until then the checkpointer copies again what came in during
-/// its last pass, each pass shorter than the one before.
+/// its last pass, each pass shorter than the one before; if a pass leaves no less than the one
+/// before (a disk whose syncs take longer than the writer needs to add this many pages), the
+/// writer copies the rest itself, as it would without the checkpointer.
 const WRITER_CATCH_UP_PAGES: i32 = 32;
 
 /// At most this many passes of the checkpointer in a row, after which it waits to be asked
@@ -141,6 +143,9 @@ struct LogProgress {
     pages: AtomicI32,
     /// The last checkpoint's log length (high half) and pages copied back (low half).
     copied: AtomicU64,
+    /// Set when a pass of the checkpointer left no less to copy than there was before it: the
+    /// writer no longer waits for it to catch up. Cleared when the log starts over.
+    stalled: AtomicBool,
 }
 
 impl LogProgress {
@@ -155,13 +160,30 @@ impl LogProgress {
     fn committed(&self, pages: i32, started_over: bool) {
         if started_over {
             self.copied.store(0, Ordering::Relaxed);
+            self.stalled.store(false, Ordering::Relaxed);
         }
         self.pages.store(pages, Ordering::Relaxed);
     }
 
+    /// Records a pass of the checkpointer that began with `before` pages left to copy, and
+    /// answers what the writer's rule now says.
+    fn passed(&self, before: i32) -> WriterCheckpoint {
+        let (pages, after) = self.left();
+        let stalled = after >= before && pages >= WRITER_CHECKPOINT_PAGES;
+        self.stalled.store(stalled, Ordering::Relaxed);
+        self.rule()
+    }
+
+    /// What the writer does about the log now (see [`writer_checkpoint_rule`]).
+    fn rule(&self) -> WriterCheckpoint {
+        let (pages, left) = self.left();
+        writer_checkpoint_rule(pages, left, self.stalled.load(Ordering::Relaxed))
+    }
+
     /// The log's pages, and how many of them are still to be copied back. A checkpoint that saw a
-    /// longer log than today's ran before the log started over: nothing of this one is known to
-    /// be copied then.
+    /// longer log than today's ran before the log started over (or saw a commit whose WAL hook
+    /// has not run yet): nothing of this log is known to be copied then, and at worst the
+    /// checkpointer makes one pass more.
     fn left(&self) -> (i32, i32) {
         let pages = self.pages.load(Ordering::Relaxed);
         let both = self.copied.load(Ordering::Relaxed);
@@ -187,13 +209,14 @@ enum WriterCheckpoint {
     Wait,
 }
 
-/// The writer's rule for a log of `pages` pages of which `left` are still to be copied back.
-fn writer_checkpoint_rule(pages: i32, left: i32) -> WriterCheckpoint {
+/// The writer's rule for a log of `pages` pages of which `left` are still to be copied back,
+/// `stalled` if the checkpointer's last pass did not shrink that.
+fn writer_checkpoint_rule(pages: i32, left: i32, stalled: bool) -> WriterCheckpoint {
     if pages < WRITER_CHECKPOINT_PAGES {
         WriterCheckpoint::Nothing
     } else if pages >= LOG_LIMIT_PAGES {
         WriterCheckpoint::Wait
-    } else if left > WRITER_CATCH_UP_PAGES {
+    } else if left > WRITER_CATCH_UP_PAGES && !stalled {
         WriterCheckpoint::AskCheckpointer
     } else {
         WriterCheckpoint::IfIdle
@@ -404,8 +427,7 @@ fn write_loop(conn: &Connection, jobs: &Receiver<Box<dyn Write>>, checkpoints: &
 /// the writer's checkpoint copies the rest of the log, and the next transaction starts the log
 /// over.
 fn writer_checkpoint(conn: &Connection, checkpoints: &Checkpoints<'_>) {
-    let (pages, left) = checkpoints.log.left();
-    let _turn = match writer_checkpoint_rule(pages, left) {
+    let _turn = match checkpoints.log.rule() {
         WriterCheckpoint::Nothing => return,
         WriterCheckpoint::AskCheckpointer => {
             // Full means a pass is already asked for.
@@ -418,7 +440,7 @@ fn writer_checkpoint(conn: &Connection, checkpoints: &Checkpoints<'_>) {
             Err(std::sync::TryLockError::WouldBlock) => return,
         },
         WriterCheckpoint::Wait => {
-            tracing::debug!(pages, left, "the SQLite log reached its limit: the writer waits for the checkpointer");
+            tracing::debug!("the SQLite log reached its limit: the writer waits for the checkpointer");
             checkpoints.checkpointing.lock().unwrap_or_else(PoisonError::into_inner)
         }
     };
@@ -514,9 +536,9 @@ fn checkpoint_loop(conn: &Connection, requests: &Receiver<()>, checkpointing: &M
     };
     while requests.recv().is_ok() {
         for _ in 0..CATCH_UP_PASSES {
+            let (_, before) = log.left();
             checkpoint();
-            let (pages, left) = log.left();
-            if writer_checkpoint_rule(pages, left) != WriterCheckpoint::AskCheckpointer {
+            if log.passed(before) != WriterCheckpoint::AskCheckpointer {
                 break;
             }
         }
@@ -543,14 +565,43 @@ mod tests {
     fn the_writer_checkpoints_only_a_short_remainder_and_waits_only_at_the_limit() {
         use WriterCheckpoint::{AskCheckpointer, IfIdle, Nothing, Wait};
         // A short log: nothing, however little of it is copied.
-        assert_eq!(writer_checkpoint_rule(WRITER_CHECKPOINT_PAGES - 1, WRITER_CHECKPOINT_PAGES - 1), Nothing);
+        assert_eq!(writer_checkpoint_rule(WRITER_CHECKPOINT_PAGES - 1, WRITER_CHECKPOINT_PAGES - 1, false), Nothing);
         // A long one: the checkpointer goes on while much is left, the writer takes a short rest.
-        assert_eq!(writer_checkpoint_rule(WRITER_CHECKPOINT_PAGES, WRITER_CATCH_UP_PAGES + 1), AskCheckpointer);
-        assert_eq!(writer_checkpoint_rule(WRITER_CHECKPOINT_PAGES, WRITER_CATCH_UP_PAGES), IfIdle);
-        assert_eq!(writer_checkpoint_rule(LOG_LIMIT_PAGES - 1, 0), IfIdle);
+        assert_eq!(writer_checkpoint_rule(WRITER_CHECKPOINT_PAGES, WRITER_CATCH_UP_PAGES + 1, false), AskCheckpointer);
+        assert_eq!(writer_checkpoint_rule(WRITER_CHECKPOINT_PAGES, WRITER_CATCH_UP_PAGES, false), IfIdle);
+        assert_eq!(writer_checkpoint_rule(LOG_LIMIT_PAGES - 1, 0, false), IfIdle);
+        // A checkpointer that no longer gains on the log: the writer takes the rest, however long.
+        assert_eq!(writer_checkpoint_rule(WRITER_CHECKPOINT_PAGES, WRITER_CHECKPOINT_PAGES, true), IfIdle);
         // At the limit the writer waits, whatever is left.
-        assert_eq!(writer_checkpoint_rule(LOG_LIMIT_PAGES, LOG_LIMIT_PAGES), Wait);
-        assert_eq!(writer_checkpoint_rule(LOG_LIMIT_PAGES, 0), Wait);
+        assert_eq!(writer_checkpoint_rule(LOG_LIMIT_PAGES, LOG_LIMIT_PAGES, false), Wait);
+        assert_eq!(writer_checkpoint_rule(LOG_LIMIT_PAGES, 0, true), Wait);
+    }
+
+    #[test]
+    fn the_checkpointer_goes_on_only_while_its_passes_gain_on_the_log() {
+        use WriterCheckpoint::{AskCheckpointer, IfIdle};
+        let log = LogProgress::default();
+        log.committed(1_500, false);
+        // A pass that copied 1,200 of 1,500 pages while 100 came in: 400 left, it goes on.
+        let before = log.left().1;
+        log.committed(1_600, false);
+        log.checkpointed((1_500, 1_200));
+        assert_eq!(log.passed(before), AskCheckpointer);
+        // The next pass copies 300 while 350 more come in: it lost ground, the writer takes over.
+        let before = log.left().1;
+        log.committed(1_950, false);
+        log.checkpointed((1_650, 1_500));
+        assert_eq!(log.left(), (1_950, 450));
+        assert_eq!(log.passed(before), IfIdle);
+        assert_eq!(log.rule(), IfIdle, "the writer sees it too");
+        // The log starts over: the checkpointer is trusted again.
+        log.committed(10, true);
+        log.committed(1_100, false);
+        assert_eq!(log.rule(), AskCheckpointer);
+        // A pass that leaves at most the catch-up remainder hands over to the writer.
+        let before = log.left().1;
+        log.checkpointed((1_100, 1_100 - WRITER_CATCH_UP_PAGES));
+        assert_eq!(log.passed(before), IfIdle);
     }
 
     #[test]
@@ -571,6 +622,9 @@ mod tests {
         log.committed(1_300, false);
         log.checkpointed((1_280, 1_000));
         assert_eq!(log.left(), (1_300, 300));
+        // A checkpoint of the whole log leaves nothing.
+        log.checkpointed((1_300, 1_300));
+        assert_eq!(log.left(), (1_300, 0));
         // A checkpoint that failed to read the log reports -1s: nothing copied.
         log.checkpointed((-1, -1));
         assert_eq!(log.left(), (1_300, 1_300));
