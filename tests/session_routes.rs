@@ -555,3 +555,30 @@ async fn a_session_has_its_run_count_and_its_first_runs_input_as_name() {
     assert_eq!((status, body["detail"].clone()), (404, json!("Session not found")));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_route_answers_with_the_json_the_database_stored() {
+    let (_db, server, dir) = start().await;
+    let fields = [("message", "hello"), ("session_id", "one"), ("user_id", "u"), ("stream", "false")];
+    let res = server.run("a", &fields).await;
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    let run_id = serde_json::from_str::<Value>(&body).unwrap()["run_id"].as_str().unwrap().to_owned();
+    // The stored row, read from the file: the same text, byte for byte (serialised once).
+    let file = rusqlite::Connection::open(dir.path().join("agno.db")).unwrap();
+    let stored: String =
+        file.query_row("SELECT run_data FROM agno_runs WHERE run_id = ?1", [&run_id], |row| row.get(0)).unwrap();
+    assert_eq!(stored, body);
+    // And it is the run as agno reads it: every field of the answer.
+    let run: RunOutput = serde_json::from_str(&stored).unwrap();
+    assert_eq!(serde_json::to_string(&run).unwrap(), body);
+    // An ERROR run is answered the same way.
+    let fields = [("message", "blocked"), ("session_id", "one"), ("user_id", "u"), ("stream", "false")];
+    let res = server.run("a", &fields).await;
+    let body = res.text().await.unwrap();
+    let run_id = serde_json::from_str::<Value>(&body).unwrap()["run_id"].as_str().unwrap().to_owned();
+    let stored: String =
+        file.query_row("SELECT run_data FROM agno_runs WHERE run_id = ?1", [&run_id], |row| row.get(0)).unwrap();
+    assert_eq!(stored, body);
+    server.stop().await;
+}

@@ -94,3 +94,24 @@ async fn two_hundred_concurrent_runs_on_one_file_lose_nothing() {
         assert_eq!(&stored, out);
     }
 }
+
+#[tokio::test]
+async fn a_run_s_json_is_serialised_once_for_the_database_and_the_caller() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.db");
+    let agent = Agent::builder().name("Once").db(SqliteDb::new(&path).unwrap()).build().unwrap();
+    let slot = agno::run::RunJson::new();
+    let output = agent.run("hello").session_id("s1").json_into(slot.clone()).await.unwrap();
+    let json = slot.take().expect("the stored run leaves its JSON");
+    assert_eq!(json, serde_json::to_string(&output).unwrap());
+    assert_eq!(slot.take(), None, "taken once");
+    let file = rusqlite::Connection::open(&path).unwrap();
+    let stored: String =
+        file.query_row("SELECT run_data FROM agno_runs WHERE run_id = ?1", [&output.run_id], |row| row.get(0)).unwrap();
+    assert_eq!(stored, json);
+    // Without a database nothing is stored, and the slot stays empty.
+    let no_db = Agent::builder().name("Nowhere").build().unwrap();
+    let slot = agno::run::RunJson::new();
+    no_db.run("hello").json_into(slot.clone()).await.unwrap();
+    assert_eq!(slot.take(), None);
+}

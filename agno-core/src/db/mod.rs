@@ -239,6 +239,20 @@ pub trait Db: Send + Sync + 'static {
         Box::pin(async move { self.save_runs(session, &[run]).await })
     }
 
+    /// [`Db::save_runs`] when the caller has serialised the last run already (`last_json` is
+    /// `serde_json`'s text of `runs.last()`, which a server answering with the run needs anyway):
+    /// a backend that stores runs as JSON writes it instead of serialising the run again. By
+    /// default it is not used.
+    fn save_runs_with_json<'a>(
+        &'a self,
+        session: &'a Session,
+        runs: &'a [&'a RunOutput],
+        last_json: &'a str,
+    ) -> DbFuture<'a, ()> {
+        let _ = last_json;
+        self.save_runs(session, runs)
+    }
+
     /// Saves an evaluation (inserted, or replaced if its `run_id` is stored already).
     fn save_eval_run<'a>(&'a self, eval_run: &'a EvalRun) -> DbFuture<'a, ()>;
 
@@ -307,6 +321,14 @@ impl<D: Db + ?Sized> Db for Arc<D> {
     }
     fn save_run<'a>(&'a self, session: &'a Session, run: &'a RunOutput) -> DbFuture<'a, ()> {
         (**self).save_run(session, run)
+    }
+    fn save_runs_with_json<'a>(
+        &'a self,
+        session: &'a Session,
+        runs: &'a [&'a RunOutput],
+        last_json: &'a str,
+    ) -> DbFuture<'a, ()> {
+        (**self).save_runs_with_json(session, runs, last_json)
     }
     fn save_eval_run<'a>(&'a self, eval_run: &'a EvalRun) -> DbFuture<'a, ()> {
         (**self).save_eval_run(eval_run)

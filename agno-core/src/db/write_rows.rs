@@ -77,8 +77,13 @@ pub(crate) struct RunRow {
 impl RunRow {
     /// The row of `run`.
     pub(crate) fn new(run: &RunOutput) -> Result<Self, DbError> {
+        Ok(Self::with_json(run, run_json(run)?))
+    }
+
+    /// The row of `run`, whose JSON the caller has already.
+    pub(crate) fn with_json(run: &RunOutput, data: String) -> Self {
         let (kind, _) = run.runner();
-        Ok(Self {
+        Self {
             run_id: run.run_id.clone(),
             run_type: kind.as_str(),
             agent_id: (!run.agent_id.is_empty()).then(|| run.agent_id.clone()),
@@ -87,9 +92,20 @@ impl RunRow {
             user_id: run.user_id.clone(),
             parent_run_id: run.parent_run_id.clone(),
             status: run.status.as_str(),
-            data: run_json(run)?,
+            data,
             created_at: run.created_at,
-        })
+        }
+    }
+
+    /// The rows of `runs`, the last one's JSON given when the caller has it.
+    pub(crate) fn all(runs: &[&RunOutput], last_json: Option<&str>) -> Result<Vec<Self>, DbError> {
+        let given = last_json.map_or(0, |_| 1);
+        let (serialise, last) = runs.split_at(runs.len() - given.min(runs.len()));
+        let mut rows = serialise.iter().map(|run| Self::new(run)).collect::<Result<Vec<_>, _>>()?;
+        if let (Some(run), Some(json)) = (last.first(), last_json) {
+            rows.push(Self::with_json(run, json.to_owned()));
+        }
+        Ok(rows)
     }
 }
 
@@ -130,5 +146,18 @@ mod tests {
         // The estimate never reserves more than the limit, however large the last run was.
         let row = RunRow::new(&small).unwrap();
         assert!(row.data.capacity() <= RUN_JSON_HINT_LIMIT + RUN_JSON_HINT_LIMIT / 8 + 64);
+    }
+
+    #[test]
+    fn only_the_last_run_s_json_is_taken_from_the_caller() {
+        let child = crate::db::contract::run("child", "s1", crate::run::RunStatus::Completed);
+        let parent = crate::db::contract::run("parent", "s1", crate::run::RunStatus::Completed);
+        let rows = RunRow::all(&[&child, &parent], Some("{\"given\":true}")).unwrap();
+        assert_eq!(rows.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(), ["child", "parent"]);
+        assert_eq!(rows[0].data, serde_json::to_string(&child).unwrap(), "the others are serialised");
+        assert_eq!(rows[1].data, "{\"given\":true}");
+        let rows = RunRow::all(&[&child, &parent], None).unwrap();
+        assert_eq!(rows[1].data, serde_json::to_string(&parent).unwrap());
+        assert!(RunRow::all(&[], Some("{}")).unwrap().is_empty());
     }
 }

@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 
 use crate::models::{Message, Usage};
 pub use events::{RunEvent, RunEventKind};
-pub use pipeline::{BackgroundMode, RunBuilder};
+pub use pipeline::{BackgroundMode, RunBuilder, RunJson};
 pub use runner::{Runner, RunnerKind};
 pub use stream::RunStream;
 

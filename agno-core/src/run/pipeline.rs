@@ -20,7 +20,7 @@
 //! to its parent, so a whole team is stored and scheduled once, by the top-level run.
 
 use std::future::IntoFuture;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use serde_json::{Map, Value, json};
@@ -90,6 +90,29 @@ pub struct RunBuilder {
     store_events: Option<bool>,
     background: BackgroundMode,
     parent: Option<Parent>,
+    json: Option<RunJson>,
+}
+
+/// Where a stored run leaves its JSON, for a server that answers with the run: the text written
+/// to the database is the text sent, serialised once (AgentOS's `POST …/runs` uses it).
+#[derive(Clone, Debug, Default)]
+pub struct RunJson(Arc<Mutex<Option<String>>>);
+
+impl RunJson {
+    /// An empty slot, to give to [`RunBuilder::json_into`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The JSON of the [`RunOutput`] the run returned (`serde_json`'s text of it), once: `None`
+    /// if the run was not stored with it (no database, a durable hook queue, a failed save).
+    pub fn take(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+
+    fn put(&self, json: String) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(json);
+    }
 }
 
 /// The run a child run (a team member, a workflow step) belongs to.
@@ -117,6 +140,7 @@ impl RunBuilder {
             store_events: None,
             background: BackgroundMode::default(),
             parent: None,
+            json: None,
         }
     }
 
@@ -180,6 +204,13 @@ impl RunBuilder {
     /// Where background hooks go (default: inline).
     pub fn background(mut self, mode: BackgroundMode) -> Self {
         self.background = mode;
+        self
+    }
+
+    /// Leaves the run's JSON in `slot` once the run is stored (see [`RunJson`]): the database
+    /// writes the text serialised for it instead of serialising the run again.
+    pub fn json_into(mut self, slot: RunJson) -> Self {
+        self.json = Some(slot);
         self
     }
 
@@ -594,6 +625,7 @@ impl Children<'_> {
             debug_mode: Some(self.debug_mode),
             store_events: Some(self.store_events),
             background: self.mode.clone(),
+            json: None,
             parent: Some(Parent {
                 run_id: self.run_context.run_id.clone(),
                 session: Arc::clone(self.session),
@@ -680,6 +712,7 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
         store_events,
         background: mode,
         parent,
+        json,
     } = run;
     let common: &Base = runner.base();
     let run_id = run_id.unwrap_or_else(crate::ids::new_id);
@@ -894,6 +927,15 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
                 let saved = db.save_runs_with_hooks(row, &runs, &job).await;
                 if saved.is_ok() {
                     jobs.clear();
+                }
+                saved
+            } else if let Some((slot, text)) =
+                json.as_ref().and_then(|slot| Some((slot, serde_json::to_string(&output).ok()?)))
+            {
+                // The run is final: this text is what a server answering with it sends.
+                let saved = db.save_runs_with_json(row, &runs, &text).await;
+                if saved.is_ok() {
+                    slot.put(text);
                 }
                 saved
             } else {

@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
-use agno_core::run::{BackgroundMode, RunBuilder, RunEventKind, RunnerKind};
+use agno_core::run::{BackgroundMode, RunBuilder, RunEventKind, RunJson, RunnerKind};
 use agno_core::{RunEvent, RunStatus, Runner};
 use axum::Json;
 use axum::body::Body;
@@ -311,6 +311,9 @@ async fn create_run(
         return Ok(response);
     }
 
+    // The body is the JSON the database stored, when it stored the run: serialised once.
+    let stored_json = RunJson::new();
+    let run = run.json_into(stored_json.clone());
     // Most runs finish in one poll (no I/O in the hooks or the model): run them here. One that
     // has to wait goes on in a tracked task, so a client that leaves does not cancel it.
     let mut pending = std::future::IntoFuture::into_future(run);
@@ -350,8 +353,14 @@ async fn create_run(
             }
         }
     };
-    let mut body = Vec::with_capacity(4096);
-    serde_json::to_writer(&mut body, &output).map_err(ApiError::internal)?;
+    let body = match stored_json.take() {
+        Some(json) => json.into_bytes(),
+        None => {
+            let mut body = Vec::with_capacity(4096);
+            serde_json::to_writer(&mut body, &output).map_err(ApiError::internal)?;
+            body
+        }
+    };
     // The run has ended: its background hooks can start as soon as the body has gone.
     let hooks = match waited.and_then(BatchGuard::into_batch) {
         Some(hooks) => hooks,

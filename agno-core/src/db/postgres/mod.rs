@@ -341,9 +341,15 @@ impl PostgresDb {
 impl PostgresDb {
     /// One transaction: the session row (locked until the commit), the runs, and the job of
     /// background hooks if there is one; group-committed with the saves that come meanwhile.
-    async fn save(&self, session: &Session, runs: &[&RunOutput], job: Option<&HookJob>) -> Result<(), DbError> {
+    async fn save(
+        &self,
+        session: &Session,
+        runs: &[&RunOutput],
+        last_json: Option<&str>,
+        job: Option<&HookJob>,
+    ) -> Result<(), DbError> {
         let job = job.map(|job| hook_queue::encode(self.connection.schema(), &self.timing, job)).transpose()?;
-        self.saves.write(SaveRow::new(session, runs, job)?).await
+        self.saves.write(SaveRow::new(session, runs, last_json, job)?).await
     }
 }
 
@@ -665,7 +671,16 @@ impl Db for PostgresDb {
     }
 
     fn save_runs<'a>(&'a self, session: &'a Session, runs: &'a [&'a RunOutput]) -> DbFuture<'a, ()> {
-        Box::pin(async move { self.save(session, runs, None).await })
+        Box::pin(async move { self.save(session, runs, None, None).await })
+    }
+
+    fn save_runs_with_json<'a>(
+        &'a self,
+        session: &'a Session,
+        runs: &'a [&'a RunOutput],
+        last_json: &'a str,
+    ) -> DbFuture<'a, ()> {
+        Box::pin(async move { self.save(session, runs, Some(last_json), None).await })
     }
 
     fn task_backend(&self) -> Option<Arc<dyn crate::tasks::TaskBackend>> {
@@ -692,7 +707,7 @@ impl Db for PostgresDb {
             if self.queue.is_none() {
                 return Err(DbError::Config(format!("{}: durable hooks are off", self.id)));
             }
-            self.save(session, runs, Some(job)).await
+            self.save(session, runs, None, Some(job)).await
         })
     }
 

@@ -24,10 +24,15 @@ pub(super) struct SaveRow {
 }
 
 impl SaveRow {
-    /// The save of `runs` of `session`, with the job of their background hooks if any.
-    pub(super) fn new(session: &Session, runs: &[&RunOutput], job: Option<EncodedJob>) -> Result<Self, DbError> {
-        let runs = runs.iter().map(|run| RunRow::new(run)).collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { session: SessionRow::new(session)?, runs, job })
+    /// The save of `runs` of `session`, with the job of their background hooks if any, and the
+    /// last run's JSON when the caller has it.
+    pub(super) fn new(
+        session: &Session,
+        runs: &[&RunOutput],
+        last_json: Option<&str>,
+        job: Option<EncodedJob>,
+    ) -> Result<Self, DbError> {
+        Ok(Self { session: SessionRow::new(session)?, runs: RunRow::all(runs, last_json)?, job })
     }
 }
 

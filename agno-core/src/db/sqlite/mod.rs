@@ -104,10 +104,10 @@ fn tune(conn: &Connection, busy_timeout: Duration) -> Result<(), DbError> {
 
 impl SqliteDb {
     /// Queues the save at once (before the future is polled): the rows are serialised here, on
-    /// the caller's thread, so the writer only runs SQL.
-    fn queue_save(&self, session: &Session, runs: &[&RunOutput]) -> DbFuture<'static, ()> {
-        let rows = SessionRow::new(session)
-            .and_then(|row| Ok((row, runs.iter().map(|run| RunRow::new(run)).collect::<Result<Vec<_>, _>>()?)));
+    /// the caller's thread, so the writer only runs SQL. `last_json` is the last run's JSON when
+    /// the caller has it.
+    fn queue_save(&self, session: &Session, runs: &[&RunOutput], last_json: Option<&str>) -> DbFuture<'static, ()> {
+        let rows = SessionRow::new(session).and_then(|row| Ok((row, RunRow::all(runs, last_json)?)));
         let (session, runs) = match rows {
             Ok(rows) => rows,
             Err(e) => return super::ready(Err(e)),
@@ -158,11 +158,20 @@ impl Db for SqliteDb {
     }
 
     fn save_runs<'a>(&'a self, session: &'a Session, runs: &'a [&'a RunOutput]) -> DbFuture<'a, ()> {
-        self.queue_save(session, runs)
+        self.queue_save(session, runs, None)
     }
 
     fn save_run<'a>(&'a self, session: &'a Session, run: &'a RunOutput) -> DbFuture<'a, ()> {
-        self.queue_save(session, &[run])
+        self.queue_save(session, &[run], None)
+    }
+
+    fn save_runs_with_json<'a>(
+        &'a self,
+        session: &'a Session,
+        runs: &'a [&'a RunOutput],
+        last_json: &'a str,
+    ) -> DbFuture<'a, ()> {
+        self.queue_save(session, runs, Some(last_json))
     }
 
     fn save_eval_run<'a>(&'a self, eval_run: &'a EvalRun) -> DbFuture<'a, ()> {
