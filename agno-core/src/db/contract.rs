@@ -114,6 +114,7 @@ pub(crate) async fn db_contract(db: &dyn Db) {
     run_queries(db).await;
     saving_a_stored_run_replaces_it_in_place(db).await;
     save_runs_is_all_or_nothing(db).await;
+    saving_with_the_last_run_s_json(db).await;
     ownership(db).await;
     list_sessions(db).await;
     delete_session(db).await;
@@ -423,6 +424,25 @@ pub(crate) async fn saving_a_stored_run_replaces_it_in_place(db: &dyn Db) {
     assert_eq!(db.get_runs("p", &RunQuery { last: Some(1), ..RunQuery::all() }).await.unwrap(), vec![r4]);
 
     delete_all(db, &["p"]).await;
+}
+
+/// `save_runs_with_json` stores what `save_runs` would, reads back the same, and keeps the
+/// ownership guard.
+pub(crate) async fn saving_with_the_last_run_s_json(db: &dyn Db) {
+    let s = session("j", Some("alice"), 1);
+    let (child, parent) = (run("j1", "j", RunStatus::Completed), run("j2", "j", RunStatus::Completed));
+    let json = serde_json::to_string(&parent).unwrap();
+    db.save_runs_with_json(&s, &[&child, &parent], &json).await.unwrap();
+    assert_eq!(db.get_runs("j", &RunQuery::all()).await.unwrap(), vec![child.clone(), parent.clone()]);
+    assert_eq!(db.get_run("j2").await.unwrap(), Some(parent.clone()));
+    let other = run("j3", "j", RunStatus::Completed);
+    let err = db
+        .save_runs_with_json(&session("j", Some("bob"), 2), &[&other], &serde_json::to_string(&other).unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DbError::Ownership { .. }), "{err}");
+    assert_eq!(db.count_runs("j", &RunQuery::all()).await.unwrap(), 2);
+    delete_all(db, &["j"]).await;
 }
 
 /// `save_runs` stores every run of the call or none.
