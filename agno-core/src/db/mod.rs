@@ -24,7 +24,7 @@ mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod sqlite;
-mod write_rows;
+pub(crate) mod write_rows;
 
 use std::sync::Arc;
 

@@ -99,12 +99,12 @@ impl RunRow {
 
     /// The rows of `runs`, the last one's JSON given when the caller has it.
     pub(crate) fn all(runs: &[&RunOutput], last_json: Option<&str>) -> Result<Vec<Self>, DbError> {
-        let given = last_json.map_or(0, |_| 1);
-        let (serialise, last) = runs.split_at(runs.len() - given.min(runs.len()));
-        let mut rows = serialise.iter().map(|run| Self::new(run)).collect::<Result<Vec<_>, _>>()?;
-        if let (Some(run), Some(json)) = (last.first(), last_json) {
-            rows.push(Self::with_json(run, json.to_owned()));
-        }
+        let Some((last, before)) = runs.split_last() else { return Ok(Vec::new()) };
+        let mut rows = before.iter().map(|run| Self::new(run)).collect::<Result<Vec<_>, _>>()?;
+        rows.push(match last_json {
+            Some(json) => Self::with_json(last, json.to_owned()),
+            None => Self::new(last)?,
+        });
         Ok(rows)
     }
 }
@@ -119,7 +119,7 @@ thread_local! {
 
 /// A run's JSON, written into a buffer sized from the last run's, so that it is allocated once
 /// rather than grown five times from 128 bytes (a run with its messages is over a kilobyte).
-fn run_json(run: &RunOutput) -> Result<String, DbError> {
+pub(crate) fn run_json(run: &RunOutput) -> Result<String, DbError> {
     let hint = LAST_RUN_JSON_LEN.with(Cell::get).min(RUN_JSON_HINT_LIMIT);
     let mut json = Vec::with_capacity(hint + hint / 8 + 64);
     serde_json::to_writer(&mut json, run)?;

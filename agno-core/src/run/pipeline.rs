@@ -930,7 +930,7 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
                 }
                 saved
             } else if let Some((slot, text)) =
-                json.as_ref().and_then(|slot| Some((slot, serde_json::to_string(&output).ok()?)))
+                json.as_ref().and_then(|slot| Some((slot, crate::db::write_rows::run_json(&output).ok()?)))
             {
                 // The run is final: this text is what a server answering with it sends.
                 let saved = db.save_runs_with_json(row, &runs, &text).await;

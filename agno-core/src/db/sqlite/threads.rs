@@ -155,14 +155,15 @@ impl LogProgress {
         self.copied.store((half(log) << 32) | half(copied), Ordering::Relaxed);
     }
 
-    /// Records a commit that left the log `pages` long; `started_over` when the log began again
-    /// from its first page, nothing of it copied back yet.
-    fn committed(&self, pages: i32, started_over: bool) {
+    /// Records a commit that left the log `pages` long, and answers whether the log began again
+    /// from its first page (shorter than after the commit before): nothing of it is copied yet.
+    fn committed(&self, pages: i32) -> bool {
+        let started_over = pages < self.pages.swap(pages, Ordering::Relaxed);
         if started_over {
             self.copied.store(0, Ordering::Relaxed);
             self.stalled.store(false, Ordering::Relaxed);
         }
-        self.pages.store(pages, Ordering::Relaxed);
+        started_over
     }
 
     /// Records a pass of the checkpointer that began with `before` pages left to copy, and
@@ -171,7 +172,7 @@ impl LogProgress {
         let (pages, after) = self.left();
         let stalled = after >= before && pages >= WRITER_CHECKPOINT_PAGES;
         self.stalled.store(stalled, Ordering::Relaxed);
-        self.rule()
+        writer_checkpoint_rule(pages, after, stalled)
     }
 
     /// What the writer does about the log now (see [`writer_checkpoint_rule`]).
@@ -254,12 +255,9 @@ impl Threads {
         let log = Arc::new(LogProgress::default());
         let (writer_log, checkpointer_log) = (Arc::clone(&log), Arc::clone(&log));
         writer.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
-        let (mut asked_at, mut last) = (0, 0);
+        let mut asked_at = 0;
         writer.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages: i32| {
-            let started_over = pages < last;
-            last = pages;
-            log.committed(pages, started_over);
-            if started_over {
+            if log.committed(pages) {
                 asked_at = 0;
             }
             if pages - asked_at >= CHECKPOINT_PAGES {
@@ -581,22 +579,22 @@ mod tests {
     fn the_checkpointer_goes_on_only_while_its_passes_gain_on_the_log() {
         use WriterCheckpoint::{AskCheckpointer, IfIdle};
         let log = LogProgress::default();
-        log.committed(1_500, false);
+        assert!(!log.committed(1_500));
         // A pass that copied 1,200 of 1,500 pages while 100 came in: 400 left, it goes on.
         let before = log.left().1;
-        log.committed(1_600, false);
+        assert!(!log.committed(1_600));
         log.checkpointed((1_500, 1_200));
         assert_eq!(log.passed(before), AskCheckpointer);
         // The next pass copies 300 while 350 more come in: it lost ground, the writer takes over.
         let before = log.left().1;
-        log.committed(1_950, false);
+        assert!(!log.committed(1_950));
         log.checkpointed((1_650, 1_500));
         assert_eq!(log.left(), (1_950, 450));
         assert_eq!(log.passed(before), IfIdle);
         assert_eq!(log.rule(), IfIdle, "the writer sees it too");
         // The log starts over: the checkpointer is trusted again.
-        log.committed(10, true);
-        log.committed(1_100, false);
+        assert!(log.committed(10), "the log started over");
+        assert!(!log.committed(1_100));
         assert_eq!(log.rule(), AskCheckpointer);
         // A pass that leaves at most the catch-up remainder hands over to the writer.
         let before = log.left().1;
@@ -607,19 +605,19 @@ mod tests {
     #[test]
     fn what_is_left_to_copy_counts_only_checkpoints_of_the_current_log() {
         let log = LogProgress::default();
-        log.committed(1_200, false);
+        assert!(!log.committed(1_200));
         assert_eq!(log.left(), (1_200, 1_200), "nothing copied yet");
         log.checkpointed((1_150, 1_150));
         assert_eq!(log.left(), (1_200, 50), "copied up to the log's length at the checkpoint");
-        log.committed(1_260, false);
+        assert!(!log.committed(1_260));
         assert_eq!(log.left(), (1_260, 110));
         // The log starts over: the last checkpoint was of the old one.
-        log.committed(20, true);
+        assert!(log.committed(20), "the log started over");
         assert_eq!(log.left(), (20, 20));
         // A checkpoint of the old log that reports after the new one began counts for nothing.
         log.checkpointed((1_260, 1_260));
         assert_eq!(log.left(), (20, 20));
-        log.committed(1_300, false);
+        assert!(!log.committed(1_300));
         log.checkpointed((1_280, 1_000));
         assert_eq!(log.left(), (1_300, 300));
         // A checkpoint of the whole log leaves nothing.
