@@ -281,7 +281,7 @@ pub(crate) fn batch(
 impl HookBatch {
     /// Runs the hooks in a tracked task of their own: one after another, in queue order; an
     /// error or panic is logged and the next one runs.
-    fn spawn(self) {
+    pub(crate) fn spawn(self) {
         if tokio::runtime::Handle::try_current().is_err() {
             tracing::error!(run_id = %self.run_id, "background hooks not run: the response ended outside the server's runtime");
             return;
@@ -316,30 +316,6 @@ impl HookBatch {
                 }
             }
         });
-    }
-}
-
-/// Holds a request's background hooks while its run goes on in a task of its own; if the request
-/// is dropped before it has a response (the client left), the hooks are handed over then, and
-/// start once the run has ended.
-pub(crate) struct BatchGuard(Option<HookBatch>);
-
-impl BatchGuard {
-    pub(crate) fn new(batch: HookBatch) -> Self {
-        Self(Some(batch))
-    }
-
-    /// The hooks, for the response body to hand over after its last byte.
-    pub(crate) fn into_batch(mut self) -> Option<HookBatch> {
-        self.0.take()
-    }
-}
-
-impl Drop for BatchGuard {
-    fn drop(&mut self) {
-        if let Some(batch) = self.0.take() {
-            batch.spawn();
-        }
     }
 }
 

@@ -29,8 +29,10 @@ mod error;
 mod form;
 mod openapi;
 mod routes;
+mod run_registry;
 mod security;
 mod time;
+mod waiting;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -104,7 +106,7 @@ pub(crate) struct AppState {
     pub security_key: Option<String>,
     pub tracker: Tracker,
     pub hook_log: Arc<HookLog>,
-    pub runs: routes::runs::RunRegistry,
+    pub runs: run_registry::RunRegistry,
     pub instantiated_at: String,
 }
 
@@ -305,7 +307,7 @@ impl AgentOSBuilder {
             security_key: self.security_key,
             tracker,
             hook_log: Arc::new(HookLog::new(self.hook_log_capacity)),
-            runs: routes::runs::RunRegistry::default(),
+            runs: run_registry::RunRegistry::default(),
             instantiated_at: time::iso8601(std::time::SystemTime::now()),
         };
         Ok(AgentOS { state: Arc::new(state), host: self.host, port: self.port, grace: self.grace, cors: self.cors })

@@ -2,13 +2,14 @@
 //! one run: poll, cancel, background hook outcomes. Agents, teams and workflows share this code:
 //! each route names a [`RunnerKind`], the rest is the same.
 //!
-//! Every run executes in a tracked task, so a client that leaves early neither cancels the run
-//! nor loses its background hooks, and shutdown waits for it.
+//! A client that leaves early neither cancels its run nor loses the run's background hooks, and
+//! shutdown waits for both: a stream's or a detached run's run goes on in a tracked task; any
+//! other run goes on in its request, and in a tracked task only once its client has left
+//! ([`WaitingRun`]).
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use agno_core::run::{BackgroundMode, RunBuilder, RunEventKind, RunJson, RunnerKind};
@@ -24,52 +25,11 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::AppState;
-use crate::background::{AfterBody, BatchGuard, Collected, batch};
+use crate::background::{AfterBody, Collected, batch};
 use crate::error::{ApiError, field_error};
 use crate::form::{self, RunForm};
-
-/// Runs in progress (and cancelled ones), for polling and cancelling.
-#[derive(Default)]
-pub(crate) struct RunRegistry(Mutex<HashMap<String, InFlight>>);
-
-struct InFlight {
-    kind: RunnerKind,
-    owner_id: String,
-    session_id: String,
-    status: RunStatus,
-    abort: Option<tokio::task::AbortHandle>,
-}
-
-impl RunRegistry {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, InFlight>> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn start(&self, run_id: &str, owner: (RunnerKind, &str), session_id: &str, status: RunStatus) {
-        let (kind, owner_id) = (owner.0, owner.1.to_owned());
-        let entry = InFlight { kind, owner_id, session_id: session_id.to_owned(), status, abort: None };
-        self.lock().insert(run_id.to_owned(), entry);
-    }
-
-    fn attach(&self, run_id: &str, abort: tokio::task::AbortHandle) {
-        if let Some(entry) = self.lock().get_mut(run_id) {
-            entry.abort = Some(abort);
-        }
-    }
-
-    fn running(&self, run_id: &str) {
-        if let Some(entry) = self.lock().get_mut(run_id) {
-            entry.status = RunStatus::Running;
-        }
-    }
-
-    fn finish(&self, run_id: &str) {
-        let mut runs = self.lock();
-        if runs.get(run_id).is_some_and(|e| e.status != RunStatus::Cancelled) {
-            runs.remove(run_id);
-        }
-    }
-}
+use crate::run_registry::Stop;
+use crate::waiting::{Ended, WaitingRun};
 
 fn new_id() -> String {
     agno_core::ids::new_id()
@@ -279,7 +239,7 @@ async fn create_run(
     if stream {
         // The stream's end may come before the run's (a client that leaves): the hooks wait for it.
         let (done_tx, done_rx) = oneshot::channel::<()>();
-        state.runs.start(&run_id, owner, &session_id, RunStatus::Running);
+        state.runs.start(&run_id, owner, &session_id, RunStatus::Running, None);
         let hooks = batch(&state.tracker, &state.hook_log, run_id.clone(), runner.clone(), collected, Some(done_rx));
         let (tx, rx) = mpsc::channel::<Bytes>(64);
         let (task_state, task_run_id, task_session) = (Arc::clone(&state), run_id.clone(), session_id.clone());
@@ -302,7 +262,7 @@ async fn create_run(
             task_state.runs.finish(&task_run_id);
             let _ = done_tx.send(());
         });
-        state.runs.attach(&run_id, handle.abort_handle());
+        state.runs.attach(&run_id, Stop::Task(handle.abort_handle()));
         let body = AfterBody::wrap(Body::from_stream(Frames(rx)), hooks);
         let mut response = Response::new(body);
         let headers = response.headers_mut();
@@ -314,42 +274,28 @@ async fn create_run(
     // The body is the JSON the database stored, when it stored the run: serialised once.
     let stored_json = RunJson::new();
     let run = run.json_into(stored_json.clone());
-    // Most runs finish in one poll (no I/O in the hooks or the model): run them here. One that
-    // has to wait goes on in a tracked task, so a client that leaves does not cancel it.
+    // Most runs finish in one poll (no I/O in the hooks or the model). One that has to wait goes
+    // on in this request, reported RUNNING and cancellable; if the client leaves first, it is
+    // handed to a tracked task then (`WaitingRun`), so it still ends and runs its hooks.
     let mut pending = std::future::IntoFuture::into_future(run);
     let first = std::future::poll_fn(|cx| Poll::Ready(pending.as_mut().poll(cx))).await;
-    let mut waited = None;
-    let output = match first {
-        Poll::Ready(output) => output?,
+    let (output, hooks) = match first {
+        Poll::Ready(output) => (output?, None),
         Poll::Pending => {
-            state.runs.start(&run_id, owner, &session_id, RunStatus::Running);
-            // If the client leaves while the run goes on, this request is dropped: the guard then
-            // hands the hooks over, to start when the run has ended.
-            let (done_tx, done_rx) = oneshot::channel::<()>();
-            let hooks = batch(
-                &state.tracker,
-                &state.hook_log,
-                run_id.clone(),
-                runner.clone(),
-                Arc::clone(&collected),
-                Some(done_rx),
-            );
-            waited = Some(BatchGuard::new(hooks));
-            let (task_state, task_run_id) = (Arc::clone(&state), run_id.clone());
-            let handle = state.tracker.spawn("run", &run_id, async move {
-                let output = pending.await;
-                task_state.runs.finish(&task_run_id);
-                let _ = done_tx.send(());
-                output
-            });
-            state.runs.attach(&run_id, handle.abort_handle());
-            match handle.await {
-                Ok(output) => output?,
-                Err(join) if join.is_cancelled() => {
+            let (cancel, cancelled) = oneshot::channel();
+            state.runs.start(&run_id, owner, &session_id, RunStatus::Running, Some(Stop::Signal(cancel)));
+            let hooks =
+                batch(&state.tracker, &state.hook_log, run_id.clone(), runner.clone(), Arc::clone(&collected), None);
+            match WaitingRun::new(pending, cancelled, hooks, Arc::clone(&state), run_id.clone()).end().await {
+                Ended::Finished(Ok(output), hooks) => (output, Some(hooks)),
+                Ended::Finished(Err(error), hooks) => {
+                    hooks.spawn();
+                    return Err(error.into());
+                }
+                Ended::Cancelled => {
                     let body = json!({"run_id": run_id, "session_id": session_id, kind.id_field(): owner_id, "status": "CANCELLED", "content": "Run cancelled"});
                     return Ok(Json(body).into_response());
                 }
-                Err(join) => return Err(ApiError::internal(join)),
             }
         }
     };
@@ -362,7 +308,7 @@ async fn create_run(
         }
     };
     // The run has ended: its background hooks can start as soon as the body has gone.
-    let hooks = match waited.and_then(BatchGuard::into_batch) {
+    let hooks = match hooks {
         Some(hooks) => hooks,
         None => batch(&state.tracker, &state.hook_log, run_id, runner, collected, None),
     };
@@ -387,7 +333,7 @@ fn detached_run(
         ));
     }
     let run = prepared(runner, form, &run_id, &session_id).background(BackgroundMode::inline());
-    state.runs.start(&run_id, (runner.kind(), runner.id()), &session_id, RunStatus::Pending);
+    state.runs.start(&run_id, (runner.kind(), runner.id()), &session_id, RunStatus::Pending, None);
     let (task_state, task_run_id) = (Arc::clone(state), run_id.clone());
     let handle = state.tracker.spawn("background run", &run_id, async move {
         task_state.runs.running(&task_run_id);
@@ -396,7 +342,7 @@ fn detached_run(
         }
         task_state.runs.finish(&task_run_id);
     });
-    state.runs.attach(&run_id, handle.abort_handle());
+    state.runs.attach(&run_id, Stop::Task(handle.abort_handle()));
     let body = json!({ "run_id": run_id, "session_id": session_id, "status": "PENDING" });
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
@@ -424,13 +370,7 @@ async fn get_run(
         return Err(ApiError::validation(vec![error]));
     };
     let runner = state.runner(kind, &owner_id).ok_or_else(|| ApiError::not_found(kind))?;
-    let in_flight = state
-        .runs
-        .lock()
-        .get(&run_id)
-        .filter(|e| e.kind == kind && e.owner_id == owner_id && e.session_id == session_id)
-        .map(|e| e.status);
-    if let Some(status) = in_flight {
+    if let Some(status) = state.runs.status(&run_id, (kind, &owner_id), &session_id) {
         let body = json!({ "run_id": run_id, kind.id_field(): owner_id, "session_id": session_id, "status": status });
         return Ok(Json(body).into_response());
     }
@@ -451,14 +391,7 @@ async fn cancel_run(
     (owner_id, run_id): (String, String),
 ) -> Result<Json<Value>, ApiError> {
     state.runner(kind, &owner_id).ok_or_else(|| ApiError::not_found(kind))?;
-    let mut runs = state.runs.lock();
-    if let Some(entry) =
-        runs.get_mut(&run_id).filter(|e| e.kind == kind && e.owner_id == owner_id && e.status != RunStatus::Cancelled)
-    {
-        if let Some(abort) = entry.abort.take() {
-            abort.abort();
-        }
-        entry.status = RunStatus::Cancelled;
+    if state.runs.cancel(&run_id, (kind, &owner_id)) {
         tracing::info!(run_id = %run_id, "run cancelled");
     }
     Ok(Json(json!({})))
