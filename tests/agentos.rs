@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use agno::db::InMemoryDb;
 use agno::guardrails::PromptInjectionGuardrail;
 use agno::hooks::{Hook, HookCall, HookContext, HookParams};
+use agno::models::{BoxFuture, BoxStream, Model, ModelChunk, ModelError, ModelRequest, ModelResponse};
 use agno::os::AgentOS;
 use agno::prelude::*;
 use common::server::{Server, frames};
@@ -574,5 +575,85 @@ async fn a_waiting_run_is_reported_running_and_a_cancel_ends_its_request() {
     // The cancelled run never reached its post-hooks, so its background hook never ran, and
     // nothing is left for shutdown to wait for.
     assert!(server.stop().await.unfinished.is_empty());
+    assert!(log.entries().is_empty(), "{:?}", log.entries());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_waited_is_answered_and_then_polled_from_the_database() {
+    let log = Log::default();
+    let agent = Agent::builder()
+        .id("waits-a-little")
+        .pre_hook(Probe::new("pause", &log).action(Action::Sleep(20)))
+        .post_hook(Probe::new("after", &log).background())
+        .build()
+        .unwrap();
+    let os = AgentOS::builder().agents([agent]).db(InMemoryDb::new()).build().unwrap();
+    let server = Server::start(os).await;
+    let res = server
+        .client
+        .post(server.url("/agents/waits-a-little/runs"))
+        .form(&[("message", "hi"), ("stream", "false")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let run: Value = res.json().await.unwrap();
+    assert_eq!(run["status"], "COMPLETED");
+    // Ended, the run is no longer in progress: polling it reads the stored run.
+    let (run_id, session_id) = (run["run_id"].as_str().unwrap(), run["session_id"].as_str().unwrap());
+    let poll = server.url(&format!("/agents/waits-a-little/runs/{run_id}?session_id={session_id}"));
+    let seen: Value = server.client.get(&poll).send().await.unwrap().json().await.unwrap();
+    assert_eq!((seen["status"].as_str(), seen["content"].as_str()), (Some("COMPLETED"), run["content"].as_str()));
+    assert!(server.stop().await.unfinished.is_empty());
+    assert!(log.entries().iter().any(|e| e == "after"), "{:?}", log.entries());
+}
+
+/// A model that waits, then panics.
+struct PanicsLater;
+
+impl Model for PanicsLater {
+    fn id(&self) -> &str {
+        "panics-later"
+    }
+    fn provider(&self) -> &str {
+        "Test"
+    }
+    fn invoke<'a>(&'a self, _: &'a ModelRequest) -> BoxFuture<'a, Result<ModelResponse, ModelError>> {
+        Box::pin(async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            panic!("the model fell over")
+        })
+    }
+    fn invoke_stream<'a>(&'a self, _: &'a ModelRequest) -> BoxStream<'a, Result<ModelChunk, ModelError>> {
+        panic!("not streamed in this test")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_panics_while_it_waits_is_a_500_with_the_reason() {
+    let log = Log::default();
+    let agent = Agent::builder()
+        .id("fragile")
+        .model(PanicsLater)
+        .pre_hook(Probe::new("before", &log).background())
+        .build()
+        .unwrap();
+    let os = AgentOS::builder().agents([agent]).build().unwrap();
+    let server = Server::start(os).await;
+    let res = server
+        .client
+        .post(server.url("/agents/fragile/runs"))
+        .form(&[("message", "hi"), ("stream", "false")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 500);
+    let body: Value = res.json().await.unwrap();
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("the run panicked: the model fell over"), "{body}");
+    // The server goes on.
+    assert_eq!(server.client.get(server.url("/health")).send().await.unwrap().status(), 200);
+    assert!(server.stop().await.unfinished.is_empty());
+    // A run queues its background hooks when it ends; this one never ended.
     assert!(log.entries().is_empty(), "{:?}", log.entries());
 }

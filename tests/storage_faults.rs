@@ -36,6 +36,7 @@ use agno::os::AgentOS;
 use agno::prelude::*;
 use common::process::{ServerProcess, serve_in_child, stdin_closed};
 use common::server::Server;
+use common::{Log, Probe};
 use serde_json::Value;
 use tokio::sync::{Notify, mpsc as tokio_mpsc, watch};
 
@@ -664,7 +665,13 @@ async fn a_lock_held_past_the_busy_timeout_fails_the_run_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("busy.db");
     let sqlite = Arc::new(SqliteDb::new(&path).unwrap());
-    let agent = Agent::builder().id("agent").db(Arc::clone(&sqlite)).build().unwrap();
+    let log = Log::default();
+    let agent = Agent::builder()
+        .id("agent")
+        .db(Arc::clone(&sqlite))
+        .post_hook(Probe::new("notify", &log).background())
+        .build()
+        .unwrap();
     let server = Server::start(AgentOS::builder().agents([agent]).build().unwrap()).await;
     let base = server.base.clone();
 
@@ -697,4 +704,6 @@ async fn a_lock_held_past_the_busy_timeout_fails_the_run_with_the_reason() {
     assert_eq!(ids, [next.run_id().as_str()], "only the run after the release is stored");
     assert_eq!(stored[0].run_index, 0);
     assert!(server.stop().await.unfinished.is_empty());
+    // The failed run had ended: its background hook ran all the same, as the next run's did.
+    assert_eq!(log.entries(), ["notify", "notify"]);
 }

@@ -32,7 +32,7 @@ mod routes;
 mod run_registry;
 mod security;
 mod time;
-mod waiting;
+mod waiting_run;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -26,7 +26,7 @@ pub(crate) enum Stop {
     /// The run has a task of its own (a stream, a detached run): the task is aborted.
     Task(tokio::task::AbortHandle),
     /// The run is polled by its request, or by the task it was handed to when its client left
-    /// (a [`WaitingRun`](crate::waiting::WaitingRun)): it drops the run when this fires.
+    /// (a [`WaitingRun`](crate::waiting_run::WaitingRun)): it drops the run when this fires.
     Signal(oneshot::Sender<()>),
 }
 
@@ -63,12 +63,10 @@ impl RunRegistry {
         }
     }
 
-    /// A run has ended: it is forgotten, unless it was cancelled (its status stays for polling).
+    /// A run has ended (not by a cancel): it is forgotten, and polling it reads it from the
+    /// database. A cancelled run is not finished: it stays `CANCELLED` for polling.
     pub(crate) fn finish(&self, run_id: &str) {
-        let mut runs = self.lock();
-        if runs.get(run_id).is_some_and(|e| e.status != RunStatus::Cancelled) {
-            runs.remove(run_id);
-        }
+        self.lock().remove(run_id);
     }
 
     /// The status of a run in progress or cancelled, if it is this owner's and in this session.
@@ -88,13 +86,17 @@ impl RunRegistry {
         else {
             return false;
         };
-        match entry.stop.take() {
-            Some(Stop::Task(task)) => task.abort(),
-            Some(Stop::Signal(signal)) => {
-                // Gone means the run has just ended: nothing is left to stop.
-                let _ = signal.send(());
+        let stopped = match entry.stop.take() {
+            Some(Stop::Task(task)) => {
+                task.abort();
+                true
             }
-            None => {}
+            // A closed signal: the run has just ended and is about to be finished.
+            Some(Stop::Signal(signal)) => signal.send(()).is_ok(),
+            None => true,
+        };
+        if !stopped {
+            return false;
         }
         entry.status = RunStatus::Cancelled;
         true
@@ -121,7 +123,6 @@ mod tests {
         assert!(runs.cancel("r1", OWNER));
         assert_eq!(fired.try_recv(), Ok(()));
         assert!(!runs.cancel("r1", OWNER), "cancelled already");
-        runs.finish("r1");
         assert_eq!(runs.status("r1", OWNER, "s1"), Some(RunStatus::Cancelled));
     }
 
@@ -137,5 +138,18 @@ mod tests {
         assert_eq!(runs.status("r1", OWNER, "s1"), None);
         assert_eq!(fired.try_recv(), Err(oneshot::error::TryRecvError::Closed));
         assert!(!runs.cancel("r1", OWNER));
+    }
+
+    #[test]
+    fn a_cancel_that_comes_as_the_run_ends_leaves_it_to_finish() {
+        let runs = RunRegistry::default();
+        let (signal, ended) = oneshot::channel::<()>();
+        runs.start("r1", OWNER, "s1", RunStatus::Running, Some(Stop::Signal(signal)));
+        // The run has ended (its receiver is gone) but is not finished yet.
+        drop(ended);
+        assert!(!runs.cancel("r1", OWNER), "nothing left to cancel");
+        assert_eq!(runs.status("r1", OWNER, "s1"), Some(RunStatus::Running));
+        runs.finish("r1");
+        assert_eq!(runs.status("r1", OWNER, "s1"), None, "not kept as CANCELLED");
     }
 }

@@ -29,7 +29,7 @@ use crate::background::{AfterBody, Collected, batch};
 use crate::error::{ApiError, field_error};
 use crate::form::{self, RunForm};
 use crate::run_registry::Stop;
-use crate::waiting::{Ended, WaitingRun};
+use crate::waiting_run::{Ended, WaitingRun, poll_run};
 
 fn new_id() -> String {
     agno_core::ids::new_id()
@@ -278,25 +278,37 @@ async fn create_run(
     // on in this request, reported RUNNING and cancellable; if the client leaves first, it is
     // handed to a tracked task then (`WaitingRun`), so it still ends and runs its hooks.
     let mut pending = std::future::IntoFuture::into_future(run);
-    let first = std::future::poll_fn(|cx| Poll::Ready(pending.as_mut().poll(cx))).await;
-    let (output, hooks) = match first {
-        Poll::Ready(output) => (output?, None),
+    let first = std::future::poll_fn(|cx| Poll::Ready(poll_run(&mut pending, cx))).await;
+    let (outcome, hooks) = match first {
+        Poll::Ready(outcome) => (outcome, None),
         Poll::Pending => {
             let (cancel, cancelled) = oneshot::channel();
             state.runs.start(&run_id, owner, &session_id, RunStatus::Running, Some(Stop::Signal(cancel)));
             let hooks =
                 batch(&state.tracker, &state.hook_log, run_id.clone(), runner.clone(), Arc::clone(&collected), None);
             match WaitingRun::new(pending, cancelled, hooks, Arc::clone(&state), run_id.clone()).end().await {
-                Ended::Finished(Ok(output), hooks) => (output, Some(hooks)),
-                Ended::Finished(Err(error), hooks) => {
-                    hooks.spawn();
-                    return Err(error.into());
-                }
+                Ended::Finished(outcome, hooks) => (outcome, Some(hooks)),
                 Ended::Cancelled => {
                     let body = json!({"run_id": run_id, "session_id": session_id, kind.id_field(): owner_id, "status": "CANCELLED", "content": "Run cancelled"});
                     return Ok(Json(body).into_response());
                 }
             }
+        }
+    };
+    let output = match outcome {
+        Ok(result) => result.map_err(ApiError::from),
+        Err(panic) => {
+            tracing::error!(run_id = %run_id, %panic, "a run panicked");
+            Err(ApiError::internal(format!("the run panicked: {panic}")))
+        }
+    };
+    let hooks = hooks.unwrap_or_else(|| batch(&state.tracker, &state.hook_log, run_id, runner, collected, None));
+    let output = match output {
+        Ok(output) => output,
+        Err(error) => {
+            // The run ended all the same: the background hooks it queued still run.
+            hooks.spawn();
+            return Err(error);
         }
     };
     let body = match stored_json.take() {
@@ -308,10 +320,6 @@ async fn create_run(
         }
     };
     // The run has ended: its background hooks can start as soon as the body has gone.
-    let hooks = match hooks {
-        Some(hooks) => hooks,
-        None => batch(&state.tracker, &state.hook_log, run_id, runner, collected, None),
-    };
     let mut response = Response::new(AfterBody::wrap(Body::from(body), hooks));
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(response)

@@ -1,9 +1,12 @@
 //! A run that has to wait (for its model, a hook, its database) goes on in its own request: no
 //! task is spawned for it and nothing hops between tasks when it ends. If the request is dropped
 //! before the run ends (the client left), the run is handed to a tracked task then, so it still
-//! ends, is stored, and has its background hooks run; a cancel reaches it in either place.
+//! ends, is stored, and has its background hooks run (shutdown lists it as `run of run …` until
+//! it ends, and its hooks start after it); a cancel reaches it in either place. A panic while
+//! the run is polled ends it with the panic's message, in either place.
 
 use std::future::{Future, poll_fn};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -15,15 +18,38 @@ use tokio::sync::oneshot;
 use crate::AppState;
 use crate::background::HookBatch;
 
+/// A run's future, as the route polls it.
+pub(crate) type Run = BoxFuture<'static, agno_core::Result<RunOutput>>;
+
+/// How a run's future ended: its result, or the message of a panic while it was polled.
+pub(crate) type Outcome = Result<agno_core::Result<RunOutput>, String>;
+
+/// Polls `run` once; a panic inside ends it with the panic's message (never poll it again then).
+pub(crate) fn poll_run(run: &mut Run, cx: &mut Context<'_>) -> Poll<Outcome> {
+    match catch_unwind(AssertUnwindSafe(|| run.as_mut().poll(cx))) {
+        Ok(poll) => poll.map(Ok),
+        Err(panic) => Poll::Ready(Err(panic_message(panic.as_ref()))),
+    }
+}
+
+/// The text of a panic's payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    match (payload.downcast_ref::<String>(), payload.downcast_ref::<&'static str>()) {
+        (Some(message), _) => message.clone(),
+        (None, Some(message)) => (*message).to_owned(),
+        (None, None) => "a panic without a message".to_owned(),
+    }
+}
+
 /// The run's future, and the signal of a cancel (`None` once its sender is gone without firing).
 struct Polled {
-    run: BoxFuture<'static, agno_core::Result<RunOutput>>,
+    run: Run,
     cancel: Option<oneshot::Receiver<()>>,
 }
 
 impl Polled {
-    /// The run's result once it ends; `None` if it was cancelled first.
-    fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<Option<agno_core::Result<RunOutput>>> {
+    /// How the run ended; `None` if it was cancelled first.
+    fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<Option<Outcome>> {
         if let Some(cancel) = &mut self.cancel {
             match Pin::new(cancel).poll(cx) {
                 Poll::Ready(Ok(())) => return Poll::Ready(None),
@@ -32,7 +58,7 @@ impl Polled {
                 Poll::Pending => {}
             }
         }
-        self.run.as_mut().poll(cx).map(Some)
+        poll_run(&mut self.run, cx).map(Some)
     }
 }
 
@@ -49,8 +75,8 @@ pub(crate) struct WaitingRun {
 // Returned once and matched at once: boxing the output would cost an allocation per run.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Ended {
-    /// It ended; its background hooks, to start once the response has gone.
-    Finished(agno_core::Result<RunOutput>, HookBatch),
+    /// It ended (or panicked); its background hooks, to start once the answer has gone.
+    Finished(Outcome, HookBatch),
     /// It was cancelled; the background hooks queued before have been started.
     Cancelled,
 }
@@ -59,7 +85,7 @@ impl WaitingRun {
     /// `run` is the run's future after its first poll, `cancel` the signal its registry entry
     /// fires ([`Stop::Signal`](crate::run_registry::Stop::Signal)).
     pub(crate) fn new(
-        run: BoxFuture<'static, agno_core::Result<RunOutput>>,
+        run: Run,
         cancel: oneshot::Receiver<()>,
         hooks: HookBatch,
         state: Arc<AppState>,
@@ -70,16 +96,19 @@ impl WaitingRun {
 
     /// Polls the run until it ends or is cancelled.
     pub(crate) async fn end(mut self) -> Ended {
-        let result = poll_fn(|cx| match &mut self.waiting {
+        let outcome = poll_fn(|cx| match &mut self.waiting {
             Some((polled, _)) => polled.poll_end(cx),
             None => Poll::Ready(None),
         })
         .await;
         // It ended here: nothing is left to hand over.
         let hooks = self.waiting.take().map(|(_, hooks)| hooks);
-        self.state.runs.finish(&self.run_id);
-        match (result, hooks) {
-            (Some(result), Some(hooks)) => Ended::Finished(result, hooks),
+        match (outcome, hooks) {
+            (Some(outcome), Some(hooks)) => {
+                self.state.runs.finish(&self.run_id);
+                Ended::Finished(outcome, hooks)
+            }
+            // Cancelled: the registry keeps the run as CANCELLED for polling.
             (_, hooks) => {
                 if let Some(hooks) = hooks {
                     hooks.spawn();
@@ -93,18 +122,27 @@ impl WaitingRun {
 impl Drop for WaitingRun {
     fn drop(&mut self) {
         let Some((mut polled, hooks)) = self.waiting.take() else { return };
-        if tokio::runtime::Handle::try_current().is_err() {
-            tracing::error!(run_id = %self.run_id, "a run whose client left was dropped outside the server's runtime");
+        if std::thread::panicking() || tokio::runtime::Handle::try_current().is_err() {
+            tracing::error!(run_id = %self.run_id, "a run whose request was dropped by a panic or outside the server's runtime is dropped too");
+            self.state.runs.finish(&self.run_id);
+            hooks.spawn();
             return;
         }
         let (state, run_id) = (Arc::clone(&self.state), std::mem::take(&mut self.run_id));
-        let tracker = state.tracker.clone();
         let label = run_id.clone();
-        tracker.spawn("run", &label, async move {
-            if let Some(Err(error)) = poll_fn(|cx| polled.poll_end(cx)).await {
-                tracing::error!(run_id = %run_id, %error, "a run whose client left failed");
+        self.state.tracker.spawn("run", &label, async move {
+            match poll_fn(|cx| polled.poll_end(cx)).await {
+                // Cancelled: the registry keeps the run as CANCELLED for polling.
+                None => {}
+                Some(outcome) => {
+                    match outcome {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(error)) => tracing::error!(run_id = %run_id, %error, "a run whose client left failed"),
+                        Err(panic) => tracing::error!(run_id = %run_id, %panic, "a run whose client left panicked"),
+                    }
+                    state.runs.finish(&run_id);
+                }
             }
-            state.runs.finish(&run_id);
             hooks.spawn();
         });
     }
@@ -112,6 +150,7 @@ impl Drop for WaitingRun {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Duration;
 
     use agno_core::run::RunnerKind;
@@ -128,13 +167,16 @@ mod tests {
 
     /// A registered run of agent `a` that waits for `go` before it runs, dropped after its
     /// first poll as a request is when its client leaves.
-    async fn left_by_its_client(state: &Arc<AppState>) -> oneshot::Sender<()> {
+    async fn left_by_its_client(state: &Arc<AppState>) -> (oneshot::Sender<()>, Arc<AtomicBool>) {
         let runner = state.runner(RunnerKind::Agent, "a").unwrap();
         let (go, wait) = oneshot::channel::<()>();
-        let agent = runner.clone();
-        let run: BoxFuture<'static, agno_core::Result<RunOutput>> = Box::pin(async move {
-            let _ = wait.await;
-            agent.run("hi").run_id("r1").await
+        let (agent, ran) = (runner.clone(), Arc::new(AtomicBool::new(false)));
+        let ran_too = Arc::clone(&ran);
+        let run: Run = Box::pin(async move {
+            wait.await.map_err(|_| agno_core::Error::Config("never let go on".into()))?;
+            let output = agent.run("hi").run_id("r1").await;
+            ran_too.store(output.is_ok(), Ordering::SeqCst);
+            output
         });
         let (cancel, cancelled) = oneshot::channel();
         state.runs.start("r1", OWNER, "s1", RunStatus::Running, Some(Stop::Signal(cancel)));
@@ -150,7 +192,7 @@ mod tests {
         assert!(poll_fn(|cx| Poll::Ready(request.as_mut().poll(cx).is_pending())).await, "the run waits");
         assert_eq!(state.tracker.len(), 0, "no task while its request polls it");
         drop(request);
-        go
+        (go, ran)
     }
 
     fn state() -> Arc<AppState> {
@@ -161,22 +203,39 @@ mod tests {
     #[tokio::test]
     async fn a_run_whose_request_is_dropped_goes_on_in_a_task_and_ends() {
         let state = state();
-        let go = left_by_its_client(&state).await;
+        let (go, ran) = left_by_its_client(&state).await;
         assert_eq!(state.tracker.len(), 1, "handed over to a tracked task");
         assert_eq!(state.runs.status("r1", OWNER, "s1"), Some(RunStatus::Running));
         go.send(()).unwrap();
         assert!(state.tracker.drain(HANG_GUARD).await.is_empty());
+        assert!(ran.load(Ordering::SeqCst), "the task ran the run to its end");
         assert_eq!(state.runs.status("r1", OWNER, "s1"), None, "ended and forgotten");
     }
 
     #[tokio::test]
     async fn a_run_handed_over_to_a_task_can_still_be_cancelled() {
         let state = state();
-        let _go = left_by_its_client(&state).await;
+        let (_go, ran) = left_by_its_client(&state).await;
         assert_eq!(state.tracker.len(), 1);
         assert!(state.runs.cancel("r1", OWNER));
         // The task ends without the run ever being let go on.
         assert!(state.tracker.drain(HANG_GUARD).await.is_empty());
+        assert!(!ran.load(Ordering::SeqCst));
         assert_eq!(state.runs.status("r1", OWNER, "s1"), Some(RunStatus::Cancelled));
+    }
+
+    #[tokio::test]
+    async fn a_panic_while_the_run_is_polled_ends_it_with_the_message() {
+        let mut run: Run = Box::pin(async {
+            tokio::task::yield_now().await;
+            panic!("the model fell over")
+        });
+        let mut polls = Vec::new();
+        for _ in 0..2 {
+            polls.push(poll_fn(|cx| Poll::Ready(poll_run(&mut run, cx).map(|o| o.err()))).await);
+        }
+        assert!(polls[0].is_pending(), "it waits first");
+        assert_eq!(polls[1], Poll::Ready(Some("the model fell over".to_owned())));
+        assert_eq!(panic_message(&3_u8), "a panic without a message");
     }
 }
