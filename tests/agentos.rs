@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use agno::db::InMemoryDb;
 use agno::guardrails::PromptInjectionGuardrail;
 use agno::hooks::{Hook, HookCall, HookContext, HookParams};
-use agno::models::{BoxFuture, BoxStream, Model, ModelChunk, ModelError, ModelRequest, ModelResponse};
 use agno::os::AgentOS;
 use agno::prelude::*;
 use common::server::{Server, frames};
@@ -608,52 +607,37 @@ async fn a_run_that_waited_is_answered_and_then_polled_from_the_database() {
     assert!(log.entries().iter().any(|e| e == "after"), "{:?}", log.entries());
 }
 
-/// A model that waits, then panics.
-struct PanicsLater;
-
-impl Model for PanicsLater {
-    fn id(&self) -> &str {
-        "panics-later"
-    }
-    fn provider(&self) -> &str {
-        "Test"
-    }
-    fn invoke<'a>(&'a self, _: &'a ModelRequest) -> BoxFuture<'a, Result<ModelResponse, ModelError>> {
-        Box::pin(async {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            panic!("the model fell over")
-        })
-    }
-    fn invoke_stream<'a>(&'a self, _: &'a ModelRequest) -> BoxStream<'a, Result<ModelChunk, ModelError>> {
-        panic!("not streamed in this test")
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_that_panics_while_it_waits_is_a_500_with_the_reason() {
+async fn a_model_that_panics_while_the_run_waits_ends_it_as_an_error_run() {
     let log = Log::default();
     let agent = Agent::builder()
         .id("fragile")
-        .model(PanicsLater)
+        .model(common::PanicsMidway)
         .pre_hook(Probe::new("before", &log).background())
+        .post_hook(Probe::new("after", &log))
         .build()
         .unwrap();
     let os = AgentOS::builder().agents([agent]).build().unwrap();
     let server = Server::start(os).await;
-    let res = server
-        .client
-        .post(server.url("/agents/fragile/runs"))
-        .form(&[("message", "hi"), ("stream", "false")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 500);
-    let body: Value = res.json().await.unwrap();
-    let detail = body["detail"].as_str().unwrap_or_default();
-    assert!(detail.contains("the run panicked: the model fell over"), "{body}");
-    // The server goes on.
-    assert_eq!(server.client.get(server.url("/health")).send().await.unwrap().status(), 200);
+    for stream in ["false", "true"] {
+        let res = server
+            .client
+            .post(server.url("/agents/fragile/runs"))
+            .form(&[("message", "hi"), ("stream", stream)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        let text = res.text().await.unwrap();
+        assert!(text.contains("the model panicked: lost the thread"), "stream={stream}: {text}");
+        if stream == "false" {
+            let run: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(run["status"], "ERROR");
+        } else {
+            assert!(text.contains("event: RunError"), "{text}");
+        }
+    }
     assert!(server.stop().await.unfinished.is_empty());
-    // A run queues its background hooks when it ends; this one never ended.
-    assert!(log.entries().is_empty(), "{:?}", log.entries());
+    // The run ended: its post-hook and its background pre-hook ran, as for any failed model.
+    assert_eq!(log.entries().iter().filter(|e| *e == "before").count(), 2, "{:?}", log.entries());
 }

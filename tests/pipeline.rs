@@ -461,6 +461,23 @@ impl Model for Broken {
 }
 
 #[tokio::test]
+async fn a_model_that_panics_ends_the_run_as_a_model_error() {
+    let db = Arc::new(InMemoryDb::new());
+    let agent = Agent::builder().model(common::PanicsMidway).db(Arc::clone(&db)).build().unwrap();
+    let out = agent.run("hi").await.unwrap();
+    assert_eq!(out.status, RunStatus::Error);
+    assert_eq!(out.content.as_deref(), Some("the model panicked: lost the thread"));
+    assert!(db.get_run(&out.run_id).await.unwrap().is_some(), "stored like any failed run");
+    // Streamed: the first piece goes out, the second poll panics, and the run ends in error.
+    let (events, out) = drain(agent.run("hi").stream()).await;
+    assert!(events.iter().any(|e| matches!(&e.kind, RunEventKind::RunContent { content, .. } if content == "first ")));
+    assert!(matches!(&events.last().unwrap().kind,
+        RunEventKind::RunError { error_type, .. } if error_type == "model_error"));
+    assert_eq!(out.status, RunStatus::Error);
+    assert_eq!(out.content.as_deref(), Some("the model panicked: lost the thread mid-stream"));
+}
+
+#[tokio::test]
 async fn a_model_failure_is_an_error_run_not_an_err() {
     let log = Log::default();
     let db = Arc::new(InMemoryDb::new());

@@ -487,12 +487,14 @@ async fn sigkill_mid_burst_loses_no_answered_run() {
 // 3. A stalled database stalls only the runs that write to it.
 
 /// A [`Db`] that hands every call to a real [`SqliteDb`], and says (on `saves`) when a save
-/// begins. With a gate, the save waits until the gate is open before it is handed on.
+/// begins. With a gate, the save waits until the gate is open before it is handed on; with
+/// `panics`, it waits for its next poll and then panics instead.
 struct Watched {
     name: &'static str,
     inner: Arc<SqliteDb>,
     saves: tokio_mpsc::UnboundedSender<&'static str>,
     gate: Option<watch::Receiver<bool>>,
+    panics: bool,
 }
 
 impl Db for Watched {
@@ -527,6 +529,10 @@ impl Db for Watched {
                 let mut gate = gate.clone();
                 gate.wait_for(|open| *open).await.map_err(|_| DbError::Closed("the test dropped the gate".into()))?;
             }
+            if self.panics {
+                tokio::task::yield_now().await;
+                panic!("the store fell over");
+            }
             // Without a gate this is called in the same poll as the send above: the write is on
             // the writer's queue before the test hears of it.
             self.inner.save_runs(session, runs).await
@@ -541,6 +547,27 @@ impl Db for Watched {
     fn get_eval_runs<'a>(&'a self, query: &'a EvalRunQuery) -> DbFuture<'a, Vec<EvalRun>> {
         self.inner.get_eval_runs(query)
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_panics_while_a_run_waits_for_it_is_a_500_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let (saves, mut saved) = tokio_mpsc::unbounded_channel();
+    let inner = Arc::new(SqliteDb::new(dir.path().join("panics.db")).unwrap());
+    let fragile = Watched { name: "fragile", inner, saves, gate: None, panics: true };
+    let agent = Agent::builder().id("agent").db(fragile).build().unwrap();
+    let server = Server::start(AgentOS::builder().agents([agent]).build().unwrap()).await;
+    let answer = tokio::time::timeout(HANG, post_run(&server.client, &server.base, "agent", "hi", "fragile-session"))
+        .await
+        .expect("the run hung")
+        .unwrap();
+    assert_eq!(saved.recv().await, Some("fragile"), "the run reached its save");
+    assert_eq!(answer.status, 500, "{}", answer.text);
+    let detail = answer.body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("the run panicked: the store fell over"), "{}", answer.text);
+    // The server goes on, and nothing is left running.
+    assert_eq!(server.client.get(server.url("/health")).send().await.unwrap().status(), 200);
+    assert!(server.stop().await.unfinished.is_empty());
 }
 
 /// Takes the file's write lock from a connection of the test's own: a transaction with an
@@ -573,8 +600,14 @@ async fn a_stalled_database_does_not_stall_other_requests() {
     let (saves_tx, mut saves) = tokio_mpsc::unbounded_channel();
     let (gate, gate_rx) = watch::channel(true);
     // (a) saves that wait for the test; (b) the real SqliteDb, whose file the test will lock.
-    let slow = Watched { name: "slow", inner: Arc::clone(&slow_db), saves: saves_tx.clone(), gate: Some(gate_rx) };
-    let locked = Watched { name: "locked", inner: Arc::clone(&locked_db), saves: saves_tx, gate: None };
+    let slow = Watched {
+        name: "slow",
+        inner: Arc::clone(&slow_db),
+        saves: saves_tx.clone(),
+        gate: Some(gate_rx),
+        panics: false,
+    };
+    let locked = Watched { name: "locked", inner: Arc::clone(&locked_db), saves: saves_tx, gate: None, panics: false };
     let agents = [
         Agent::builder().id("slow").db(slow).build().unwrap(),
         Agent::builder().id("locked").db(locked).build().unwrap(),

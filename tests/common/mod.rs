@@ -13,6 +13,7 @@ pub mod tools;
 use std::sync::{Arc, Mutex};
 
 use agno::hooks::{BackgroundHook, BackgroundScheduler, Hook, HookCall, HookContext, HookParams};
+use agno::models::{BoxFuture, BoxStream, Model, ModelChunk, ModelError, ModelRequest, ModelResponse};
 use agno::{InputCheckError, OutputCheckError};
 
 /// A shared, ordered log of what hooks did.
@@ -184,5 +185,39 @@ impl BackgroundScheduler for Collect {
 impl Collect {
     pub fn take(&self) -> Vec<BackgroundHook> {
         std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+/// A model that answers a first piece, then panics (in its future, or in its stream after the
+/// first chunk).
+pub struct PanicsMidway;
+
+impl Model for PanicsMidway {
+    fn id(&self) -> &str {
+        "panics-midway"
+    }
+    fn provider(&self) -> &str {
+        "Test"
+    }
+    fn invoke<'a>(&'a self, _: &'a ModelRequest) -> BoxFuture<'a, Result<ModelResponse, ModelError>> {
+        Box::pin(async {
+            tokio::task::yield_now().await;
+            panic!("lost the thread")
+        })
+    }
+    fn invoke_stream<'a>(&'a self, _: &'a ModelRequest) -> BoxStream<'a, Result<ModelChunk, ModelError>> {
+        struct FirstThenPanic(bool);
+        impl futures_core::Stream for FirstThenPanic {
+            type Item = Result<ModelChunk, ModelError>;
+            fn poll_next(
+                mut self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Option<Self::Item>> {
+                assert!(!self.0, "lost the thread mid-stream");
+                self.0 = true;
+                std::task::Poll::Ready(Some(Ok(ModelChunk::Content("first ".into()))))
+            }
+        }
+        Box::pin(FirstThenPanic(false))
     }
 }

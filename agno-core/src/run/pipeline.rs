@@ -20,6 +20,7 @@
 //! to its parent, so a whole team is stored and scheduled once, by the top-level run.
 
 use std::future::IntoFuture;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -39,6 +40,7 @@ use crate::hooks::{
     BackgroundHook, BackgroundScheduler, Hook, HookContext, HookError, HookStage, SharedHook, call_hook,
 };
 use crate::models::{BoxFuture, Message, MessageMetrics, Model, ModelChunk, ModelError, ModelRequest, Role};
+use crate::panic::{CatchPanic, panic_message};
 use crate::session::Session;
 use crate::tasks::Tasks;
 
@@ -445,11 +447,19 @@ pub(crate) async fn call_model(
     });
     let sent = Instant::now();
     let mut first_token = None;
+    // A model is user code: a panic in it ends the run as a model error, like a failure.
+    let panicked = |payload| model_panicked(model, panic_message(payload));
     let (content, usage) = if emitter.active() {
-        let mut stream = model.invoke_stream(&request);
+        let mut stream = catch_unwind(AssertUnwindSafe(|| model.invoke_stream(&request))).map_err(panicked)?;
         let mut content = String::new();
         let mut usage = Default::default();
-        while let Some(chunk) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
+        let mut next =
+            |cx: &mut std::task::Context<'_>| match catch_unwind(AssertUnwindSafe(|| stream.as_mut().poll_next(cx))) {
+                Ok(poll) => poll,
+                // Not polled again: the error ends the loop.
+                Err(payload) => std::task::Poll::Ready(Some(Err(panicked(payload)))),
+            };
+        while let Some(chunk) = std::future::poll_fn(&mut next).await {
             match chunk? {
                 ModelChunk::Content(piece) => {
                     first_token.get_or_insert_with(|| sent.elapsed().as_secs_f64());
@@ -461,7 +471,8 @@ pub(crate) async fn call_model(
         }
         (content, usage)
     } else {
-        let response = model.invoke(&request).await?;
+        let call = catch_unwind(AssertUnwindSafe(|| model.invoke(&request))).map_err(panicked)?;
+        let response = CatchPanic(call).await.map_err(|message| model_panicked(model, message))??;
         first_token = Some(sent.elapsed().as_secs_f64());
         (response.content, response.usage)
     };
@@ -481,6 +492,12 @@ pub(crate) async fn call_model(
     });
     emitter.emit(|| RunEventKind::RunContentCompleted {});
     Ok(())
+}
+
+/// The model error a run ends with when its model panicked.
+fn model_panicked(model: &dyn Model, message: String) -> ModelError {
+    tracing::error!(model = model.id(), panic = %message, "the model panicked");
+    ModelError::new(format!("the model panicked: {message}"))
 }
 
 /// The chat history made of earlier runs, oldest first: for each, what the user sent (its input)
