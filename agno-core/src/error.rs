@@ -3,7 +3,7 @@
 //! A run rejected by a hook or failed by its model is not an error here: it is an `Ok(RunOutput)`
 //! whose status is `ERROR`. [`Error`] is for misconfiguration and for infrastructure (storage).
 
-use crate::db::DbError;
+use crate::db::error::DbError;
 
 /// Errors from building an agent or from the infrastructure a run depends on.
 #[derive(Debug, thiserror::Error)]

@@ -18,7 +18,7 @@
 #[cfg(test)]
 pub(crate) mod contract;
 mod default;
-mod error;
+pub(crate) mod error;
 mod hook_queue;
 mod memory;
 #[cfg(feature = "postgres")]
@@ -276,7 +276,7 @@ pub trait Db: Send + Sync + 'static {
         &'a self,
         session: &'a Session,
         runs: &'a [&'a RunOutput],
-        job: &'a crate::hooks::HookJob,
+        job: &'a crate::hooks::job::HookJob,
     ) -> DbFuture<'a, ()> {
         let _ = (session, runs, job);
         Box::pin(
@@ -349,7 +349,7 @@ impl<D: Db + ?Sized> Db for Arc<D> {
         &'a self,
         session: &'a Session,
         runs: &'a [&'a RunOutput],
-        job: &'a crate::hooks::HookJob,
+        job: &'a crate::hooks::job::HookJob,
     ) -> DbFuture<'a, ()> {
         (**self).save_runs_with_hooks(session, runs, job)
     }

@@ -12,35 +12,12 @@
 //! which attempt it is and a key that stays the same across attempts in
 //! [`RunContext::delivery`](crate::run::RunContext::delivery).
 
-use serde::{Deserialize, Serialize};
-
 use super::background::BackgroundHook;
+pub use super::job::{HookEntry, HookJob, RunnerRef};
 use super::{HookStage, SharedHook};
-use crate::run::{Delivery, RunContext, RunInput, RunOutput, Runner, RunnerKind};
-use crate::session::Session;
+use crate::run::{Delivery, Runner, RunnerKind};
 use crate::tasks::Tasks;
 use crate::workflow::StepExecutor;
-
-/// One run's background hooks, in queue order, with their copies of the run: what a durable
-/// queue stores.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HookJob {
-    /// The run the request was for (a member's or step's hooks belong to its child runs).
-    pub run_id: String,
-    /// The agent, team or workflow the request was for.
-    pub owner: RunnerRef,
-    /// The hooks, in the order they run.
-    pub hooks: Vec<HookEntry>,
-}
-
-/// An agent, team or workflow, by kind and id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunnerRef {
-    /// `agent`, `team` or `workflow`.
-    pub kind: String,
-    /// Its id.
-    pub id: String,
-}
 
 impl RunnerRef {
     /// The reference of `runner`.
@@ -56,33 +33,6 @@ impl RunnerRef {
             "workflow" => Some(RunnerKind::Workflow),
             _ => None,
         }
-    }
-}
-
-/// One background hook of a job, with its own copies of its run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HookEntry {
-    /// Stays the same across attempts: `<run_id>:<pre|post>:<position>:<hook>`.
-    pub key: String,
-    /// The hook's name.
-    pub hook: String,
-    /// Whose hook it is (the request's runner, or a member or step of it).
-    pub runner: RunnerRef,
-    /// `pre` or `post`.
-    pub stage: String,
-    /// 1-based position in the runner's pre- or post-hook list.
-    pub position: usize,
-    run_input: Option<RunInput>,
-    run_output: Option<RunOutput>,
-    run_context: RunContext,
-    session: Session,
-    debug_mode: bool,
-}
-
-impl HookEntry {
-    /// The run this hook belongs to.
-    pub fn run_id(&self) -> &str {
-        &self.run_context.run_id
     }
 }
 

@@ -15,6 +15,7 @@
 pub(crate) mod background;
 mod call;
 pub mod durable;
+pub(crate) mod job;
 pub mod params;
 
 use std::ops::BitOr;

@@ -28,7 +28,7 @@ use super::group_commit::{BatchWriter, GroupCommit};
 use super::{Connection, failed};
 use crate::db::{DbError, DbFuture, HookOutcome, HookQueue, JobFailure, JobHandler, RecordedOutcome};
 use crate::future::BoxFuture;
-use crate::hooks::HookJob;
+use crate::hooks::job::HookJob;
 
 /// The apalis queue (its `job_type`) of the background hooks of agno's tables in `schema`: apalis
 /// keeps every queue in one schema of its own, so deployments on one database with agno's tables

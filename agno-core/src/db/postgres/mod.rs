@@ -45,7 +45,7 @@ use self::schema::{
 use super::{
     Db, DbError, DbFuture, EvalRun, EvalRunQuery, HookQueue, RunQuery, SessionPage, SessionQuery, SessionSort,
 };
-use crate::hooks::HookJob;
+use crate::hooks::job::HookJob;
 use crate::run::RunOutput;
 use crate::session::{Session, SessionType};
 
