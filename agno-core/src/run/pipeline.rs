@@ -219,7 +219,8 @@ impl RunBuilder {
     /// Runs with the event stream: `RunStarted`, hook events, content pieces, `RunCompleted` or
     /// `RunError`. The run advances as the stream is polled; dropping the stream cancels it.
     pub fn stream(self) -> RunStream {
-        RunStream::new(self)
+        let events = EventSink::default();
+        RunStream::new(self.into_future_with(Some(events.clone())), events)
     }
 
     pub(crate) fn into_future_with(self, sink: Option<EventSink>) -> BoxFuture<'static, Result<RunOutput>> {

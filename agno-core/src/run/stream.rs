@@ -7,7 +7,6 @@ use std::task::{Context, Poll};
 
 use futures_core::Stream;
 
-use super::pipeline::RunBuilder;
 use super::{RunEvent, RunOutput};
 use crate::error::{Error, Result};
 use crate::future::BoxFuture;
@@ -40,9 +39,9 @@ pub struct RunStream {
 }
 
 impl RunStream {
-    pub(crate) fn new(run: RunBuilder) -> Self {
-        let events = EventSink::default();
-        Self { run: Some(run.into_future_with(Some(events.clone()))), events, error: None, output: None }
+    /// The stream of `run`, a run that puts its events in `events`.
+    pub(crate) fn new(run: BoxFuture<'static, Result<RunOutput>>, events: EventSink) -> Self {
+        Self { run: Some(run), events, error: None, output: None }
     }
 
     /// The next event, or `None` when the run is over.
