@@ -34,7 +34,7 @@ pub mod guardrails;
 pub mod hooks;
 pub mod ids;
 pub mod models;
-mod panic;
+pub mod panic;
 pub mod registry;
 pub mod run;
 pub mod session;

@@ -1,6 +1,8 @@
-//! Turning panics in user code (hooks, tasks) into errors.
+//! Turning panics in user code (hooks, models, tasks, handlers) into errors: a panic while a
+//! future is polled ends it with the panic's message.
 
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -17,16 +19,29 @@ pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
+/// Runs one poll (of a future or a stream); a panic inside it is `Err(message)`. What panicked
+/// must not be polled again.
+pub(crate) fn catch_poll<T>(poll: impl FnOnce() -> Poll<T>) -> Result<Poll<T>, String> {
+    catch_unwind(AssertUnwindSafe(poll)).map_err(panic_message)
+}
+
 /// Polls a boxed future; a panic while polling ends it with `Err(message)`.
-pub(crate) struct CatchPanic<'a, T>(pub(crate) BoxFuture<'a, T>);
+pub struct CatchPanic<'a, T>(pub(crate) BoxFuture<'a, T>);
+
+impl<'a, T> CatchPanic<'a, T> {
+    /// Guards `future`.
+    pub fn new(future: BoxFuture<'a, T>) -> Self {
+        Self(future)
+    }
+}
 
 impl<T> Future for CatchPanic<'_, T> {
     type Output = Result<T, String>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
+        match catch_poll(|| self.0.as_mut().poll(cx)) {
             Ok(poll) => poll.map(Ok),
-            Err(panic) => Poll::Ready(Err(panic_message(panic))),
+            Err(message) => Poll::Ready(Err(message)),
         }
     }
 }

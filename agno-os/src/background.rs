@@ -279,6 +279,11 @@ pub(crate) fn batch(
 }
 
 impl HookBatch {
+    /// The run whose hooks these are.
+    pub(crate) fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
     /// Runs the hooks in a tracked task of their own: one after another, in queue order; an
     /// error or panic is logged and the next one runs.
     pub(crate) fn spawn(self) {

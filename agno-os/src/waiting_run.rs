@@ -6,40 +6,23 @@
 //! the run is polled ends it with the panic's message, in either place.
 
 use std::future::{Future, poll_fn};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use agno_core::RunOutput;
-use agno_core::future::BoxFuture;
+use agno_core::panic::CatchPanic;
 use tokio::sync::oneshot;
 
 use crate::AppState;
 use crate::background::HookBatch;
 
-/// A run's future, as the route polls it.
-pub(crate) type Run = BoxFuture<'static, agno_core::Result<RunOutput>>;
+/// A run's future as the route polls it: a panic inside ends it with the panic's message (it is
+/// never polled again then).
+pub(crate) type Run = CatchPanic<'static, agno_core::Result<RunOutput>>;
 
 /// How a run's future ended: its result, or the message of a panic while it was polled.
 pub(crate) type Outcome = Result<agno_core::Result<RunOutput>, String>;
-
-/// Polls `run` once; a panic inside ends it with the panic's message (never poll it again then).
-pub(crate) fn poll_run(run: &mut Run, cx: &mut Context<'_>) -> Poll<Outcome> {
-    match catch_unwind(AssertUnwindSafe(|| run.as_mut().poll(cx))) {
-        Ok(poll) => poll.map(Ok),
-        Err(panic) => Poll::Ready(Err(panic_message(panic.as_ref()))),
-    }
-}
-
-/// The text of a panic's payload.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    match (payload.downcast_ref::<String>(), payload.downcast_ref::<&'static str>()) {
-        (Some(message), _) => message.clone(),
-        (None, Some(message)) => (*message).to_owned(),
-        (None, None) => "a panic without a message".to_owned(),
-    }
-}
 
 /// The run's future, and the signal of a cancel (`None` once its sender is gone without firing).
 struct Polled {
@@ -58,17 +41,16 @@ impl Polled {
                 Poll::Pending => {}
             }
         }
-        poll_run(&mut self.run, cx).map(Some)
+        Pin::new(&mut self.run).poll(cx).map(Some)
     }
 }
 
-/// A run that did not end in its first poll, with its background hooks, polled by its request.
-/// Dropped before it ends, it hands itself over to a tracked task.
+/// A run that did not end in its first poll, with its background hooks (which know its run id),
+/// polled by its request. Dropped before it ends, it hands itself over to a tracked task.
 pub(crate) struct WaitingRun {
     /// The run and its background hooks; `None` once it has ended.
     waiting: Option<(Polled, HookBatch)>,
     state: Arc<AppState>,
-    run_id: String,
 }
 
 /// How a waiting run ended in its request.
@@ -84,14 +66,8 @@ pub(crate) enum Ended {
 impl WaitingRun {
     /// `run` is the run's future after its first poll, `cancel` the signal its registry entry
     /// fires ([`Stop::Signal`](crate::run_registry::Stop::Signal)).
-    pub(crate) fn new(
-        run: Run,
-        cancel: oneshot::Receiver<()>,
-        hooks: HookBatch,
-        state: Arc<AppState>,
-        run_id: String,
-    ) -> Self {
-        Self { waiting: Some((Polled { run, cancel: Some(cancel) }, hooks)), state, run_id }
+    pub(crate) fn new(run: Run, cancel: oneshot::Receiver<()>, hooks: HookBatch, state: Arc<AppState>) -> Self {
+        Self { waiting: Some((Polled { run, cancel: Some(cancel) }, hooks)), state }
     }
 
     /// Polls the run until it ends or is cancelled.
@@ -105,7 +81,7 @@ impl WaitingRun {
         let hooks = self.waiting.take().map(|(_, hooks)| hooks);
         match (outcome, hooks) {
             (Some(outcome), Some(hooks)) => {
-                self.state.runs.finish(&self.run_id);
+                self.state.runs.finish(hooks.run_id());
                 Ended::Finished(outcome, hooks)
             }
             // Cancelled: the registry keeps the run as CANCELLED for polling.
@@ -123,24 +99,24 @@ impl Drop for WaitingRun {
     fn drop(&mut self) {
         let Some((mut polled, hooks)) = self.waiting.take() else { return };
         if std::thread::panicking() || tokio::runtime::Handle::try_current().is_err() {
-            tracing::error!(run_id = %self.run_id, "a run whose request was dropped by a panic or outside the server's runtime is dropped too");
-            self.state.runs.finish(&self.run_id);
+            tracing::error!(run_id = %hooks.run_id(), "a run whose request was dropped by a panic or outside the server's runtime is dropped too");
+            self.state.runs.finish(hooks.run_id());
             hooks.spawn();
             return;
         }
-        let (state, run_id) = (Arc::clone(&self.state), std::mem::take(&mut self.run_id));
-        let label = run_id.clone();
+        let (state, label) = (Arc::clone(&self.state), hooks.run_id().to_owned());
         self.state.tracker.spawn("run", &label, async move {
+            let run_id = hooks.run_id();
             match poll_fn(|cx| polled.poll_end(cx)).await {
                 // Cancelled: the registry keeps the run as CANCELLED for polling.
                 None => {}
                 Some(outcome) => {
                     match outcome {
                         Ok(Ok(_)) => {}
-                        Ok(Err(error)) => tracing::error!(run_id = %run_id, %error, "a run whose client left failed"),
-                        Err(panic) => tracing::error!(run_id = %run_id, %panic, "a run whose client left panicked"),
+                        Ok(Err(error)) => tracing::error!(run_id, %error, "a run whose client left failed"),
+                        Err(panic) => tracing::error!(run_id, %panic, "a run whose client left panicked"),
                     }
-                    state.runs.finish(&run_id);
+                    state.runs.finish(run_id);
                 }
             }
             hooks.spawn();
@@ -172,12 +148,12 @@ mod tests {
         let (go, wait) = oneshot::channel::<()>();
         let (agent, ran) = (runner.clone(), Arc::new(AtomicBool::new(false)));
         let ran_too = Arc::clone(&ran);
-        let run: Run = Box::pin(async move {
+        let run = CatchPanic::new(Box::pin(async move {
             wait.await.map_err(|_| agno_core::Error::Config("never let go on".into()))?;
             let output = agent.run("hi").run_id("r1").await;
             ran_too.store(output.is_ok(), Ordering::SeqCst);
             output
-        });
+        }));
         let (cancel, cancelled) = oneshot::channel();
         state.runs.start("r1", OWNER, "s1", RunStatus::Running, Some(Stop::Signal(cancel)));
         let hooks = batch(
@@ -188,7 +164,7 @@ mod tests {
             Arc::new(Collected::for_runner(&runner)),
             None,
         );
-        let mut request = Box::pin(WaitingRun::new(run, cancelled, hooks, Arc::clone(state), "r1".into()).end());
+        let mut request = Box::pin(WaitingRun::new(run, cancelled, hooks, Arc::clone(state)).end());
         assert!(poll_fn(|cx| Poll::Ready(request.as_mut().poll(cx).is_pending())).await, "the run waits");
         assert_eq!(state.tracker.len(), 0, "no task while its request polls it");
         drop(request);
@@ -226,16 +202,18 @@ mod tests {
 
     #[tokio::test]
     async fn a_panic_while_the_run_is_polled_ends_it_with_the_message() {
-        let mut run: Run = Box::pin(async {
+        let mut run: Run = CatchPanic::new(Box::pin(async {
             tokio::task::yield_now().await;
             panic!("the model fell over")
-        });
+        }));
         let mut polls = Vec::new();
         for _ in 0..2 {
-            polls.push(poll_fn(|cx| Poll::Ready(poll_run(&mut run, cx).map(|o| o.err()))).await);
+            polls.push(poll_fn(|cx| Poll::Ready(Pin::new(&mut run).poll(cx).map(|o| o.err()))).await);
         }
         assert!(polls[0].is_pending(), "it waits first");
         assert_eq!(polls[1], Poll::Ready(Some("the model fell over".to_owned())));
-        assert_eq!(panic_message(&3_u8), "a panic without a message");
+        let mut run: Run = CatchPanic::new(Box::pin(async { std::panic::panic_any(3_u8) }));
+        let outcome = poll_fn(|cx| Pin::new(&mut run).poll(cx)).await;
+        assert_eq!(outcome.err().as_deref(), Some("non-string panic payload"));
     }
 }

@@ -40,7 +40,7 @@ use crate::hooks::{
     BackgroundHook, BackgroundScheduler, Hook, HookContext, HookError, HookStage, SharedHook, call_hook,
 };
 use crate::models::{BoxFuture, Message, MessageMetrics, Model, ModelChunk, ModelError, ModelRequest, Role};
-use crate::panic::{CatchPanic, panic_message};
+use crate::panic::{CatchPanic, catch_poll, panic_message};
 use crate::session::Session;
 use crate::tasks::Tasks;
 
@@ -449,17 +449,17 @@ pub(crate) async fn call_model(
     let sent = Instant::now();
     let mut first_token = None;
     // A model is user code: a panic in it ends the run as a model error, like a failure.
-    let panicked = |payload| model_panicked(model, panic_message(payload));
+    let panicked = |message| model_panicked(model, message);
     let (content, usage) = if emitter.active() {
-        let mut stream = catch_unwind(AssertUnwindSafe(|| model.invoke_stream(&request))).map_err(panicked)?;
+        let mut stream = catch_unwind(AssertUnwindSafe(|| model.invoke_stream(&request)))
+            .map_err(|payload| panicked(panic_message(payload)))?;
         let mut content = String::new();
         let mut usage = Default::default();
-        let mut next =
-            |cx: &mut std::task::Context<'_>| match catch_unwind(AssertUnwindSafe(|| stream.as_mut().poll_next(cx))) {
-                Ok(poll) => poll,
-                // Not polled again: the error ends the loop.
-                Err(payload) => std::task::Poll::Ready(Some(Err(panicked(payload)))),
-            };
+        let mut next = |cx: &mut std::task::Context<'_>| match catch_poll(|| stream.as_mut().poll_next(cx)) {
+            Ok(poll) => poll,
+            // Not polled again: the error ends the loop.
+            Err(message) => std::task::Poll::Ready(Some(Err(panicked(message)))),
+        };
         while let Some(chunk) = std::future::poll_fn(&mut next).await {
             match chunk? {
                 ModelChunk::Content(piece) => {
@@ -472,8 +472,9 @@ pub(crate) async fn call_model(
         }
         (content, usage)
     } else {
-        let call = catch_unwind(AssertUnwindSafe(|| model.invoke(&request))).map_err(panicked)?;
-        let response = CatchPanic(call).await.map_err(|message| model_panicked(model, message))??;
+        let call = catch_unwind(AssertUnwindSafe(|| model.invoke(&request)))
+            .map_err(|payload| panicked(panic_message(payload)))?;
+        let response = CatchPanic(call).await.map_err(panicked)??;
         first_token = Some(sent.elapsed().as_secs_f64());
         (response.content, response.usage)
     };

@@ -12,6 +12,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use agno_core::panic::CatchPanic;
 use agno_core::run::{BackgroundMode, RunBuilder, RunEventKind, RunJson, RunnerKind};
 use agno_core::{RunEvent, RunStatus, Runner};
 use axum::Json;
@@ -29,7 +30,7 @@ use crate::background::{AfterBody, Collected, batch};
 use crate::error::{ApiError, field_error};
 use crate::form::{self, RunForm};
 use crate::run_registry::Stop;
-use crate::waiting_run::{Ended, WaitingRun, poll_run};
+use crate::waiting_run::{Ended, WaitingRun};
 
 fn new_id() -> String {
     agno_core::ids::new_id()
@@ -277,8 +278,8 @@ async fn create_run(
     // Most runs finish in one poll (no I/O in the hooks or the model). One that has to wait goes
     // on in this request, reported RUNNING and cancellable; if the client leaves first, it is
     // handed to a tracked task then (`WaitingRun`), so it still ends and runs its hooks.
-    let mut pending = std::future::IntoFuture::into_future(run);
-    let first = std::future::poll_fn(|cx| Poll::Ready(poll_run(&mut pending, cx))).await;
+    let mut pending = CatchPanic::new(std::future::IntoFuture::into_future(run));
+    let first = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut pending).poll(cx))).await;
     let (outcome, hooks) = match first {
         Poll::Ready(outcome) => (outcome, None),
         Poll::Pending => {
@@ -286,7 +287,7 @@ async fn create_run(
             state.runs.start(&run_id, owner, &session_id, RunStatus::Running, Some(Stop::Signal(cancel)));
             let hooks =
                 batch(&state.tracker, &state.hook_log, run_id.clone(), runner.clone(), Arc::clone(&collected), None);
-            match WaitingRun::new(pending, cancelled, hooks, Arc::clone(&state), run_id.clone()).end().await {
+            match WaitingRun::new(pending, cancelled, hooks, Arc::clone(&state)).end().await {
                 Ended::Finished(outcome, hooks) => (outcome, Some(hooks)),
                 Ended::Cancelled => {
                     let body = json!({"run_id": run_id, "session_id": session_id, kind.id_field(): owner_id, "status": "CANCELLED", "content": "Run cancelled"});

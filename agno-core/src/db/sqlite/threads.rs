@@ -282,9 +282,9 @@ impl Threads {
                     let checkpoints =
                         Checkpoints { log: &writer_log, checkpointing: &writer_checkpointing, ask: writer_asks };
                     write_loop(&writer, &write_rx, &checkpoints);
+                    // With the writer's own sender to the checkpointer dropped here, dropping the
+                    // hook closes the checkpointer's channel: it checkpoints once more and stops.
                     drop(checkpoints);
-                    // Dropping the hook closes the checkpointer's channel: it checkpoints once
-                    // more and stops.
                     if let Err(e) = writer.wal_hook(None::<fn(&mut rusqlite::hooks::Wal, i32) -> rusqlite::Result<()>>)
                     {
                         tracing::warn!(error = %e, "removing the SQLite WAL hook failed");
