@@ -13,6 +13,7 @@ mod rows;
 mod schema;
 mod statements;
 mod threads;
+mod wal_writes;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -58,7 +59,15 @@ impl SqliteDb {
             std::fs::create_dir_all(parent)
                 .map_err(|source| DbError::Io { context: format!("creating folder for {}", path.display()), source })?;
         }
-        let writer = Connection::open(&path)?;
+        // The writer appends the log through a VFS that hands each commit's frames over in one
+        // write; every other connection uses SQLite's default VFS.
+        let writer = match wal_writes::register() {
+            Ok(vfs) => Connection::open_with_flags_and_vfs(&path, OpenFlags::default(), vfs)?,
+            Err(reason) => {
+                tracing::warn!(%reason, "SQLite's log frames will be written one call each");
+                Connection::open(&path)?
+            }
+        };
         tune(&writer, busy_timeout)?;
         // Several processes may open a new file at once (see `sqlite_setup`).
         let mode: String =
