@@ -205,6 +205,18 @@ unsafe fn methods<'a>(inner: *mut ffi::sqlite3_file) -> &'a ffi::sqlite3_io_meth
     unsafe { &*(*inner).pMethods }
 }
 
+/// Closes the inner file.
+///
+/// # Safety
+/// `inner` is open, and is not used again.
+unsafe fn close_inner(inner: *mut ffi::sqlite3_file) -> c_int {
+    // SAFETY: the caller's guarantee.
+    match unsafe { methods(inner) }.xClose {
+        Some(close) => unsafe { close(inner) },
+        None => ffi::SQLITE_OK,
+    }
+}
+
 /// # Safety
 /// `file` was opened by [`open`] as a log.
 unsafe fn log_file<'a>(file: *mut ffi::sqlite3_file) -> &'a mut LogFile {
@@ -345,10 +357,7 @@ unsafe extern "C" fn log_close(file: *mut ffi::sqlite3_file) -> c_int {
         if !log.db.is_null() {
             (*log.db).log = std::ptr::null_mut();
         }
-        let closed = match methods(log.inner).xClose {
-            Some(close) => close(log.inner),
-            None => ffi::SQLITE_OK,
-        };
+        let closed = close_inner(log.inner);
         std::ptr::drop_in_place(file.cast::<LogFile>());
         if flushed != ffi::SQLITE_OK { flushed } else { closed }
     }
@@ -404,10 +413,7 @@ unsafe extern "C" fn db_close(file: *mut ffi::sqlite3_file) -> c_int {
         if !db.log.is_null() {
             (*db.log).db = std::ptr::null_mut();
         }
-        let closed = match methods(db.inner).xClose {
-            Some(close) => close(db.inner),
-            None => ffi::SQLITE_OK,
-        };
+        let closed = close_inner(db.inner);
         std::ptr::drop_in_place(file.cast::<DbFile>());
         closed
     }
