@@ -589,6 +589,14 @@ mod tests {
         conn
     }
 
+    /// A writer on `log.db` in a new temporary folder (kept while the guard lives).
+    fn new_writer() -> (tempfile::TempDir, std::path::PathBuf, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.db");
+        let conn = writer(&path);
+        (dir, path, conn)
+    }
+
     /// How many writes reached the default VFS while `f` ran on this thread.
     fn writes_during(f: impl FnOnce()) -> u64 {
         let before = INNER_WRITES.with(Cell::get);
@@ -626,9 +634,7 @@ mod tests {
 
     #[test]
     fn each_commit_reaches_the_file_in_one_write_and_is_seen_at_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("log.db");
-        let conn = writer(&path);
+        let (_dir, path, conn) = new_writer();
         // Another connection, on the default VFS, reads what the file holds.
         let reader = Connection::open(&path).unwrap();
         for (id, len) in [(1, 10), (2, 3_000), (3, 20_000), (4, 100_000)] {
@@ -657,9 +663,7 @@ mod tests {
 
     #[test]
     fn a_log_that_starts_over_is_gathered_again() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("log.db");
-        let conn = writer(&path);
+        let (_dir, path, conn) = new_writer();
         for round in 0..5 {
             let data = body(1, round, 20_000);
             let writes = writes_during(|| {
@@ -684,9 +688,7 @@ mod tests {
 
     #[test]
     fn a_transaction_that_rewrites_its_own_frames_survives_a_crash() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("log.db");
-        let conn = writer(&path);
+        let (_dir, path, conn) = new_writer();
         const ROWS: i64 = 60;
         let tx = conn.unchecked_transaction().unwrap();
         for id in 0..ROWS {
@@ -723,9 +725,7 @@ mod tests {
 
     #[test]
     fn frames_of_a_rolled_back_transaction_never_land_on_another_writers_commit() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("log.db");
-        let conn = writer(&path);
+        let (_dir, path, conn) = new_writer();
         // Another writer on the same file: another `SqliteDb` or another process.
         let other = Connection::open(&path).unwrap();
         other.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
@@ -746,9 +746,7 @@ mod tests {
 
     #[test]
     fn a_failed_hand_over_fails_the_transaction_not_just_the_statement() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("log.db");
-        let conn = writer(&path);
+        let (_dir, path, conn) = new_writer();
         conn.execute("INSERT INTO t VALUES (1000, x'01')", []).unwrap();
         let tx = spill(&conn, 1);
         // The statement reads pages the spill left gathered: handing them over fails.
