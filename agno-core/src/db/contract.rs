@@ -9,7 +9,7 @@
 
 use serde_json::json;
 
-use super::{Db, DbError, EvalRun, EvalRunQuery, RunQuery, SessionPage, SessionQuery, SessionSort};
+use super::{Db, DbError, EvalRun, EvalRunQuery, RunQuery, SavedJson, SessionPage, SessionQuery, SessionSort};
 use crate::run::{RunInput, RunMetrics, RunOutput, RunStatus};
 use crate::session::{Session, SessionType};
 
@@ -427,21 +427,41 @@ pub(crate) async fn saving_a_stored_run_replaces_it_in_place(db: &dyn Db) {
 }
 
 /// `save_runs_with_json` stores what `save_runs` would, reads back the same, and keeps the
-/// ownership guard.
+/// ownership guard; the session's JSON columns given as text are stored as if the session held
+/// them.
 pub(crate) async fn saving_with_the_last_run_s_json(db: &dyn Db) {
     let s = session("j", Some("alice"), 1);
     let (child, parent) = (run("j1", "j", RunStatus::Completed), run("j2", "j", RunStatus::Completed));
     let json = serde_json::to_string(&parent).unwrap();
-    db.save_runs_with_json(&s, &[&child, &parent], &json).await.unwrap();
+    db.save_runs_with_json(&s, &[&child, &parent], &SavedJson::new(&json)).await.unwrap();
     assert_eq!(db.get_runs("j", &RunQuery::all()).await.unwrap(), vec![child.clone(), parent.clone()]);
     assert_eq!(db.get_run("j2").await.unwrap(), Some(parent.clone()));
+    assert_eq!(
+        db.get_session("j").await.unwrap().map(|s| (s.session_data, s.agent_data)),
+        Some((s.session_data.clone(), s.agent_data.clone()))
+    );
+
+    // The columns as text, left out of the session: read back as values.
+    let next = run("j4", "j", RunStatus::Completed);
+    let next_json = serde_json::to_string(&next).unwrap();
+    let without = Session { session_data: None, agent_data: None, ..session("j", Some("alice"), 3) };
+    let (session_text, agent_text) = (r#"{"session_state":{"n":2}}"#, r#"{"agent_id":"agent-1","name":"Renamed"}"#);
+    let with_text = SavedJson::new(&next_json).with_session_data(session_text).with_runner_data(agent_text);
+    db.save_runs_with_json(&without, &[&next], &with_text).await.unwrap();
+    let stored = db.get_session("j").await.unwrap().unwrap();
+    assert_eq!(stored.session_data, Some(json!({"session_state": {"n": 2}})));
+    assert_eq!(stored.agent_data, Some(json!({"name": "Renamed", "agent_id": "agent-1"})));
+    assert_eq!(stored.updated_at, 3);
+    assert_eq!(db.get_run("j4").await.unwrap(), Some(next));
+
     let other = run("j3", "j", RunStatus::Completed);
+    let other_json = serde_json::to_string(&other).unwrap();
     let err = db
-        .save_runs_with_json(&session("j", Some("bob"), 2), &[&other], &serde_json::to_string(&other).unwrap())
+        .save_runs_with_json(&session("j", Some("bob"), 2), &[&other], &SavedJson::new(&other_json))
         .await
         .unwrap_err();
     assert!(matches!(err, DbError::Ownership { .. }), "{err}");
-    assert_eq!(db.count_runs("j", &RunQuery::all()).await.unwrap(), 2);
+    assert_eq!(db.count_runs("j", &RunQuery::all()).await.unwrap(), 3);
     delete_all(db, &["j"]).await;
 }
 

@@ -23,6 +23,7 @@ mod hook_queue;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod saved_json;
 mod sqlite;
 pub(crate) mod write_rows;
 
@@ -37,6 +38,7 @@ pub use hook_queue::{HookOutcome, HookQueue, JobFailure, JobHandler, RecordedOut
 pub use memory::InMemoryDb;
 #[cfg(feature = "postgres")]
 pub use postgres::{DEFAULT_SCHEMA, PostgresDb, PostgresTaskBackend, QueueTiming};
+pub use saved_json::SavedJson;
 pub use sqlite::SqliteDb;
 
 use serde::{Deserialize, Serialize};
@@ -239,18 +241,21 @@ pub trait Db: Send + Sync + 'static {
         Box::pin(async move { self.save_runs(session, &[run]).await })
     }
 
-    /// [`Db::save_runs`] when the caller has serialised the last run already (`last_json` is
-    /// `serde_json`'s text of `runs.last()`, which a server answering with the run needs anyway):
-    /// a backend that stores runs as JSON writes it instead of serialising the run again. By
-    /// default it is not used.
+    /// [`Db::save_runs`] when the caller has serialised JSON already: the last run (which a
+    /// server answering with the run needs anyway) and, if given, the session's `session_data`
+    /// and runner columns, which `session` then leaves out. A backend that stores JSON writes
+    /// the text instead of serialising again. By default the columns are parsed back into the
+    /// session and [`Db::save_runs`] saves it.
     fn save_runs_with_json<'a>(
         &'a self,
         session: &'a Session,
         runs: &'a [&'a RunOutput],
-        last_json: &'a str,
+        json: &'a SavedJson<'a>,
     ) -> DbFuture<'a, ()> {
-        let _ = last_json;
-        self.save_runs(session, runs)
+        Box::pin(async move {
+            let session = json.complete(session)?;
+            self.save_runs(&session, runs).await
+        })
     }
 
     /// Saves an evaluation (inserted, or replaced if its `run_id` is stored already).
@@ -326,9 +331,9 @@ impl<D: Db + ?Sized> Db for Arc<D> {
         &'a self,
         session: &'a Session,
         runs: &'a [&'a RunOutput],
-        last_json: &'a str,
+        json: &'a SavedJson<'a>,
     ) -> DbFuture<'a, ()> {
-        (**self).save_runs_with_json(session, runs, last_json)
+        (**self).save_runs_with_json(session, runs, json)
     }
     fn save_eval_run<'a>(&'a self, eval_run: &'a EvalRun) -> DbFuture<'a, ()> {
         (**self).save_eval_run(eval_run)

@@ -6,9 +6,9 @@ use std::cell::Cell;
 
 use serde_json::Value;
 
-use crate::db::DbError;
+use crate::db::{DbError, SavedJson};
 use crate::run::RunOutput;
-use crate::session::Session;
+use crate::session::{Session, SessionType};
 
 /// A JSON column as text (`None` stays `NULL`).
 pub(crate) fn json_text(value: Option<&Value>) -> Result<Option<String>, DbError> {
@@ -50,6 +50,25 @@ impl SessionRow {
             created_at: session.created_at,
             updated_at: session.updated_at,
         })
+    }
+
+    /// The row of `session` with the JSON columns the caller serialised already, if any.
+    pub(crate) fn with_json(session: &Session, json: Option<&SavedJson<'_>>) -> Result<Self, DbError> {
+        let mut row = Self::new(session)?;
+        if let Some(json) = json {
+            if let Some(text) = json.session_data {
+                row.session_data = Some(text.to_owned());
+            }
+            if let Some(text) = json.runner_data {
+                let column = match session.session_type {
+                    SessionType::Agent => &mut row.agent_data,
+                    SessionType::Team => &mut row.team_data,
+                    SessionType::Workflow => &mut row.workflow_data,
+                };
+                *column = Some(text.to_owned());
+            }
+        }
+        Ok(row)
     }
 
     /// The answer to a save of this row that the ownership guard refused (nothing of it was

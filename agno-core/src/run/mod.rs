@@ -8,6 +8,7 @@
 pub mod events;
 pub mod pipeline;
 pub mod runner;
+mod session_row;
 pub mod stream;
 
 use std::fmt;

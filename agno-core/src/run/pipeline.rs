@@ -24,15 +24,16 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use tracing::Instrument;
 
 use super::runner::Base;
+use super::session_row::SessionRow;
 use super::stream::{EventSink, RunStream};
 use super::{RunContext, RunEvent, RunEventKind, RunInput, RunMetrics, RunOutput, RunStatus, Runner, RunnerKind};
 use crate::checks::{InputCheckError, OutputCheckError};
 use crate::clock::now_unix;
-use crate::db::{Db, RunQuery, may_write};
+use crate::db::{Db, RunQuery, SavedJson, may_write};
 use crate::error::{Error, Result};
 use crate::hooks::HookJob;
 use crate::hooks::background::RunSnapshot;
@@ -561,43 +562,6 @@ async fn load_session(runner: &Runner, session_id: &str, user_id: Option<&str>, 
     }
 }
 
-/// The session row written at the end of a run (without the runs).
-fn session_row(runner: &Runner, session: &Session, run_context: &RunContext) -> Session {
-    let (id, name) = (runner.id(), runner.name());
-    let model = runner.model().map(|m| json!({ "id": m.id(), "provider": m.provider() }));
-    let mut row = Session {
-        session_id: session.session_id.clone(),
-        session_type: runner.kind().session_type(),
-        agent_id: None,
-        team_id: None,
-        workflow_id: None,
-        user_id: session.user_id.clone().or_else(|| run_context.user_id.clone()),
-        session_data: Some(json!({ "session_state": run_context.session_state })),
-        agent_data: None,
-        team_data: None,
-        workflow_data: None,
-        metadata: session.metadata.clone(),
-        runs: Vec::new(),
-        created_at: session.created_at,
-        updated_at: now_unix(),
-    };
-    match runner.kind() {
-        RunnerKind::Agent => {
-            row.agent_id = Some(id.to_owned());
-            row.agent_data = Some(json!({ "name": name, "agent_id": id, "model": model }));
-        }
-        RunnerKind::Team => {
-            row.team_id = Some(id.to_owned());
-            row.team_data = Some(json!({ "name": name, "team_id": id, "model": model }));
-        }
-        RunnerKind::Workflow => {
-            row.workflow_id = Some(id.to_owned());
-            row.workflow_data = Some(json!({ "name": name, "workflow_id": id }));
-        }
-    }
-    row
-}
-
 /// What a finished child run hands its parent besides its output.
 #[derive(Default)]
 struct Handover {
@@ -892,9 +856,20 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
         }
     };
     output.events = emitter.stored.take();
+    // Background hooks queued in the run's own transaction (a database with a durable queue)
+    // are run by a worker of any process.
+    let durable = (!background.is_empty() || !child_jobs.is_empty())
+        && mode.scheduler.as_ref().is_some_and(|s| s.durable())
+        && common.db.as_ref().is_some_and(|db| db.hook_queue().is_some());
     // The session row, for a top-level run that stores (taken before the context is shared).
+    // A caller that takes the run's JSON gets it serialised once, for the database and for
+    // itself, and the row's JSON columns as text with it.
     let row = match (&parent, &common.db) {
-        (None, Some(db)) => Some((db, session_row(&runner, &session, &run_context))),
+        (None, Some(db)) => {
+            let run_text =
+                json.as_ref().filter(|_| !durable).and_then(|_| crate::db::write_rows::run_json(&output).ok());
+            Some((db, SessionRow::new(&runner, &session, &run_context, run_text.is_some()), run_text))
+        }
         _ => None,
     };
 
@@ -929,36 +904,34 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
         return Ok(output);
     }
 
-    let saved = match &row {
-        Some((db, row)) => {
+    let saved = match row {
+        Some((db, row, run_text)) => {
             // Every run of the tree in one call (one transaction in SQLite), children first.
             let mut runs = Vec::new();
             for child in &child_runs {
                 tree(child, &mut runs);
             }
             tree(&output, &mut runs);
-            let durable =
-                !jobs.is_empty() && mode.scheduler.as_ref().is_some_and(|s| s.durable()) && db.hook_queue().is_some();
             if durable {
-                // The hooks are queued in the run's own transaction; a worker of any process
-                // runs them.
                 let job = HookJob::new(&output.run_id, &runner, &jobs);
-                let saved = db.save_runs_with_hooks(row, &runs, &job).await;
+                let saved = db.save_runs_with_hooks(&row.session, &runs, &job).await;
                 if saved.is_ok() {
                     jobs.clear();
                 }
                 saved
-            } else if let Some((slot, text)) =
-                json.as_ref().and_then(|slot| Some((slot, crate::db::write_rows::run_json(&output).ok()?)))
-            {
-                // The run is final: this text is what a server answering with it sends.
-                let saved = db.save_runs_with_json(row, &runs, &text).await;
+            } else if let (Some(slot), Some(text)) = (&json, run_text) {
+                let mut saved_json = SavedJson::new(&text);
+                if let Some((session_data, runner_data)) = &row.text {
+                    saved_json = saved_json.with_session_data(session_data).with_runner_data(runner_data);
+                }
+                let saved = db.save_runs_with_json(&row.session, &runs, &saved_json).await;
                 if saved.is_ok() {
+                    // The run is final: this text is what a server answering with it sends.
                     slot.put(text);
                 }
                 saved
             } else {
-                db.save_runs(row, &runs).await
+                db.save_runs(&row.session, &runs).await
             }
         }
         None => Ok(()),

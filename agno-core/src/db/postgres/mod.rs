@@ -43,7 +43,8 @@ use self::schema::{
     EVAL_COLUMNS, MIGRATIONS, MIGRATIONS_TABLE, RUN_FILTER, SESSION_COLUMNS, SESSION_FILTER, UPSERT_EVAL_RUN, runs_sql,
 };
 use super::{
-    Db, DbError, DbFuture, EvalRun, EvalRunQuery, HookQueue, RunQuery, SessionPage, SessionQuery, SessionSort,
+    Db, DbError, DbFuture, EvalRun, EvalRunQuery, HookQueue, RunQuery, SavedJson, SessionPage, SessionQuery,
+    SessionSort,
 };
 use crate::hooks::job::HookJob;
 use crate::run::RunOutput;
@@ -345,11 +346,11 @@ impl PostgresDb {
         &self,
         session: &Session,
         runs: &[&RunOutput],
-        last_json: Option<&str>,
+        json: Option<&SavedJson<'_>>,
         job: Option<&HookJob>,
     ) -> Result<(), DbError> {
         let job = job.map(|job| hook_queue::encode(self.connection.schema(), &self.timing, job)).transpose()?;
-        self.saves.write(SaveRow::new(session, runs, last_json, job)?).await
+        self.saves.write(SaveRow::new(session, runs, json, job)?).await
     }
 }
 
@@ -678,9 +679,9 @@ impl Db for PostgresDb {
         &'a self,
         session: &'a Session,
         runs: &'a [&'a RunOutput],
-        last_json: &'a str,
+        json: &'a SavedJson<'a>,
     ) -> DbFuture<'a, ()> {
-        Box::pin(async move { self.save(session, runs, Some(last_json), None).await })
+        Box::pin(async move { self.save(session, runs, Some(json), None).await })
     }
 
     fn task_backend(&self) -> Option<Arc<dyn crate::tasks::TaskBackend>> {

@@ -10,8 +10,8 @@ use sqlx::PgPool;
 use super::group_commit::{BatchWriter, GroupCommit};
 use super::hook_queue::EncodedJob;
 use super::{Connection, failed};
-use crate::db::DbError;
 use crate::db::write_rows::{RunRow, SessionRow};
+use crate::db::{DbError, SavedJson};
 use crate::future::BoxFuture;
 use crate::run::RunOutput;
 use crate::session::Session;
@@ -25,14 +25,18 @@ pub(super) struct SaveRow {
 
 impl SaveRow {
     /// The save of `runs` of `session`, with the job of their background hooks if any, and the
-    /// last run's JSON when the caller has it.
+    /// JSON the caller serialised already.
     pub(super) fn new(
         session: &Session,
         runs: &[&RunOutput],
-        last_json: Option<&str>,
+        json: Option<&SavedJson<'_>>,
         job: Option<EncodedJob>,
     ) -> Result<Self, DbError> {
-        Ok(Self { session: SessionRow::new(session)?, runs: RunRow::all(runs, last_json)?, job })
+        Ok(Self {
+            session: SessionRow::with_json(session, json)?,
+            runs: RunRow::all(runs, json.map(|j| j.last_run))?,
+            job,
+        })
     }
 }
 

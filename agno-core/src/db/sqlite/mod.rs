@@ -22,7 +22,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use self::schema::{BUSY_TIMEOUT, SCHEMA};
 use self::threads::Threads;
-use super::{Db, DbError, DbFuture, EvalRun, EvalRunQuery, RunQuery, SessionPage, SessionQuery};
+use super::{Db, DbError, DbFuture, EvalRun, EvalRunQuery, RunQuery, SavedJson, SessionPage, SessionQuery};
 use crate::db::write_rows::{RunRow, SessionRow, json_text};
 use crate::run::RunOutput;
 use crate::session::Session;
@@ -115,8 +115,14 @@ impl SqliteDb {
     /// Queues the save at once (before the future is polled): the rows are serialised here, on
     /// the caller's thread, so the writer only runs SQL. `last_json` is the last run's JSON when
     /// the caller has it.
-    fn queue_save(&self, session: &Session, runs: &[&RunOutput], last_json: Option<&str>) -> DbFuture<'static, ()> {
-        let rows = SessionRow::new(session).and_then(|row| Ok((row, RunRow::all(runs, last_json)?)));
+    fn queue_save(
+        &self,
+        session: &Session,
+        runs: &[&RunOutput],
+        json: Option<&SavedJson<'_>>,
+    ) -> DbFuture<'static, ()> {
+        let rows = SessionRow::with_json(session, json)
+            .and_then(|row| Ok((row, RunRow::all(runs, json.map(|j| j.last_run))?)));
         let (session, runs) = match rows {
             Ok(rows) => rows,
             Err(e) => return super::ready(Err(e)),
@@ -178,9 +184,9 @@ impl Db for SqliteDb {
         &'a self,
         session: &'a Session,
         runs: &'a [&'a RunOutput],
-        last_json: &'a str,
+        json: &'a SavedJson<'a>,
     ) -> DbFuture<'a, ()> {
-        self.queue_save(session, runs, Some(last_json))
+        self.queue_save(session, runs, Some(json))
     }
 
     fn save_eval_run<'a>(&'a self, eval_run: &'a EvalRun) -> DbFuture<'a, ()> {
