@@ -583,7 +583,9 @@ fn print_row(name: &str, load: &Load) {
 mod hop {
     use std::sync::mpsc::{self, Sender};
 
-    use agno::db::{Db, DbError, DbFuture, EvalRun, EvalRunQuery, InMemoryDb, RunQuery, SessionPage, SessionQuery};
+    use agno::db::{
+        Db, DbError, DbFuture, EvalRun, EvalRunQuery, InMemoryDb, RunQuery, SavedJson, SessionPage, SessionQuery,
+    };
     use agno::prelude::{RunOutput, Session};
     use tokio::sync::oneshot;
 
@@ -615,6 +617,43 @@ mod hop {
         }
     }
 
+    impl HopDb {
+        /// Serialises the rows here, on the caller's thread, as SqliteDb does (the text the caller
+        /// serialised already is copied, not serialised again), and takes the round trip.
+        fn hop<'a>(
+            &'a self,
+            session: &'a Session,
+            runs: &'a [&'a RunOutput],
+            json: Option<&'a SavedJson<'a>>,
+        ) -> DbFuture<'a, ()> {
+            let last = runs.len().saturating_sub(1);
+            let rows = serde_json::to_string(session).and_then(|mut s| {
+                if let Some(json) = json {
+                    s.extend(json.session_data.into_iter().chain(json.runner_data));
+                }
+                let runs = runs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, run)| match json {
+                        Some(json) if i == last => Ok(json.last_run.to_owned()),
+                        _ => serde_json::to_string(run),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((s, runs))
+            });
+            let (reply, answer) = oneshot::channel();
+            let sent = rows.map_err(DbError::from).map(|rows| self.saves.send((rows, reply)).is_ok());
+            Box::pin(async move {
+                if !sent? {
+                    return Err(DbError::Closed("the hop thread is gone".into()));
+                }
+                let rows = answer.await.map_err(|_| DbError::Closed("the hop thread stopped".into()))?;
+                drop(rows);
+                Ok(())
+            })
+        }
+    }
+
     impl Db for HopDb {
         fn id(&self) -> &str {
             "hop"
@@ -638,19 +677,15 @@ mod hop {
             self.reads.count_runs(session_id, query)
         }
         fn save_runs<'a>(&'a self, session: &'a Session, runs: &'a [&'a RunOutput]) -> DbFuture<'a, ()> {
-            // Serialised here, on the caller's thread, as SqliteDb does.
-            let rows = serde_json::to_string(session)
-                .and_then(|s| Ok((s, runs.iter().map(serde_json::to_string).collect::<Result<Vec<_>, _>>()?)));
-            let (reply, answer) = oneshot::channel();
-            let sent = rows.map_err(DbError::from).map(|rows| self.saves.send((rows, reply)).is_ok());
-            Box::pin(async move {
-                if !sent? {
-                    return Err(DbError::Closed("the hop thread is gone".into()));
-                }
-                let rows = answer.await.map_err(|_| DbError::Closed("the hop thread stopped".into()))?;
-                drop(rows);
-                Ok(())
-            })
+            self.hop(session, runs, None)
+        }
+        fn save_runs_with_json<'a>(
+            &'a self,
+            session: &'a Session,
+            runs: &'a [&'a RunOutput],
+            json: &'a SavedJson<'a>,
+        ) -> DbFuture<'a, ()> {
+            self.hop(session, runs, Some(json))
         }
         fn save_eval_run<'a>(&'a self, eval_run: &'a EvalRun) -> DbFuture<'a, ()> {
             self.reads.save_eval_run(eval_run)
