@@ -454,6 +454,24 @@ pub(crate) async fn saving_with_the_last_run_s_json(db: &dyn Db) {
     assert_eq!(stored.updated_at, 3);
     assert_eq!(db.get_run("j4").await.unwrap(), Some(next));
 
+    // A team's and a workflow's column, each in its own.
+    for (id, session_type) in [("jt", SessionType::Team), ("jw", SessionType::Workflow)] {
+        let mut bare = Session { session_data: None, agent_data: None, agent_id: None, ..session(id, None, 1) };
+        bare.session_type = session_type;
+        let r = run(&format!("{id}1"), id, RunStatus::Completed);
+        let r_json = serde_json::to_string(&r).unwrap();
+        let text = format!(r#"{{"name":"{id}"}}"#);
+        db.save_runs_with_json(&bare, &[&r], &SavedJson::new(&r_json).with_runner_data(&text)).await.unwrap();
+        let stored = db.get_session(id).await.unwrap().unwrap();
+        let expected = Some(json!({"name": id}));
+        match session_type {
+            SessionType::Team => assert_eq!((stored.team_data, stored.workflow_data), (expected, None)),
+            _ => assert_eq!((stored.workflow_data, stored.team_data), (expected, None)),
+        }
+        assert_eq!(stored.agent_data, None);
+        assert!(db.delete_session(id).await.unwrap());
+    }
+
     let other = run("j3", "j", RunStatus::Completed);
     let other_json = serde_json::to_string(&other).unwrap();
     let err = db

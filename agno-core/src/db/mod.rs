@@ -245,7 +245,8 @@ pub trait Db: Send + Sync + 'static {
     /// server answering with the run needs anyway) and, if given, the session's `session_data`
     /// and runner columns, which `session` then leaves out. A backend that stores JSON writes
     /// the text instead of serialising again. By default the columns are parsed back into the
-    /// session and [`Db::save_runs`] saves it.
+    /// session ([`SavedJson::session`]) and [`Db::save_runs`] saves it; an override must store
+    /// them too, or save `json.session(session)?` likewise: `session` alone lacks them.
     fn save_runs_with_json<'a>(
         &'a self,
         session: &'a Session,
@@ -253,7 +254,7 @@ pub trait Db: Send + Sync + 'static {
         json: &'a SavedJson<'a>,
     ) -> DbFuture<'a, ()> {
         Box::pin(async move {
-            let session = json.complete(session)?;
+            let session = json.session(session)?;
             self.save_runs(&session, runs).await
         })
     }

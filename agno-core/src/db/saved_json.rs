@@ -10,15 +10,24 @@ use crate::session::{Session, SessionType};
 
 /// JSON text the caller has serialised already: the last run's (which a server answering with
 /// the run needs anyway) and, optionally, the session row's two JSON columns that change with
-/// every run. A column given here is left out of the session passed beside it (`None` there).
+/// every run. A column given here replaces the session's own value, which the caller leaves out
+/// (`None`). Every text must be valid JSON.
+///
+/// A backend that stores text writes it as it is; any other gets the session to save from
+/// [`SavedJson::session`].
 ///
 /// ```
+/// use agno_core::Session;
 /// use agno_core::db::SavedJson;
+/// use serde_json::json;
 ///
+/// let session = Session::new("s1"); // its `session_data` and `agent_data` left out
 /// let json = SavedJson::new(r#"{"run_id":"r1"}"#)
-///     .with_session_data(r#"{"session_state":{}}"#)
-///     .with_runner_data(r#"{"agent_id":"a","model":null,"name":null}"#);
-/// assert_eq!(json.last_run, r#"{"run_id":"r1"}"#);
+///     .with_session_data(r#"{"session_state":{"n":1}}"#)
+///     .with_runner_data(r#"{"agent_id":"a1","model":null,"name":null}"#);
+/// let full = json.session(&session).unwrap();
+/// assert_eq!(full.session_data, Some(json!({"session_state": {"n": 1}})));
+/// assert_eq!(full.agent_data, Some(json!({"agent_id": "a1", "model": null, "name": null})));
 /// ```
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
@@ -52,9 +61,10 @@ impl<'a> SavedJson<'a> {
         self
     }
 
-    /// `session` with the columns given here parsed back into it: the session a backend that
-    /// does not store text saves.
-    pub(crate) fn complete<'s>(&self, session: &'s Session) -> Result<Cow<'s, Session>, DbError> {
+    /// `session` with the columns given here parsed back into it: what a backend that does not
+    /// store text saves. `session` itself when no column is given; an error when a text is not
+    /// JSON.
+    pub fn session<'s>(&self, session: &'s Session) -> Result<Cow<'s, Session>, DbError> {
         if self.session_data.is_none() && self.runner_data.is_none() {
             return Ok(Cow::Borrowed(session));
         }
@@ -92,13 +102,13 @@ mod tests {
         let json = SavedJson::new("{}")
             .with_session_data(r#"{"session_state":{"n":1}}"#)
             .with_runner_data(r#"{"team_id":"t"}"#);
-        let complete = json.complete(&session).unwrap();
+        let complete = json.session(&session).unwrap();
         assert_eq!(complete.session_data, Some(json!({"session_state": {"n": 1}})));
         assert_eq!(complete.team_data, Some(json!({"team_id": "t"})));
         assert_eq!(complete.agent_data, None);
         // Without columns, the session as it is.
-        assert!(matches!(SavedJson::new("{}").complete(&session).unwrap(), Cow::Borrowed(_)));
+        assert!(matches!(SavedJson::new("{}").session(&session).unwrap(), Cow::Borrowed(_)));
         // Text that is not JSON is an error, not a silent `NULL`.
-        assert!(SavedJson::new("{}").with_runner_data("{").complete(&session).is_err());
+        assert!(SavedJson::new("{}").with_runner_data("{").session(&session).is_err());
     }
 }

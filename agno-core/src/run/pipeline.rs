@@ -914,7 +914,10 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
             tree(&output, &mut runs);
             if durable {
                 let job = HookJob::new(&output.run_id, &runner, &jobs);
-                let saved = db.save_runs_with_hooks(&row.session, &runs, &job).await;
+                let saved = match row.values() {
+                    Ok(session) => db.save_runs_with_hooks(&session, &runs, &job).await,
+                    Err(e) => Err(e),
+                };
                 if saved.is_ok() {
                     jobs.clear();
                 }
@@ -931,7 +934,10 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
                 }
                 saved
             } else {
-                db.save_runs(&row.session, &runs).await
+                match row.values() {
+                    Ok(session) => db.save_runs(&session, &runs).await,
+                    Err(e) => Err(e),
+                }
             }
         }
         None => Ok(()),

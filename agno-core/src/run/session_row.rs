@@ -4,11 +4,14 @@
 //! for a caller that takes the run's JSON (a server answering with it) they are serialised once,
 //! as text, instead of built as values, serialised by the backend and dropped.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::{RunContext, Runner, RunnerKind};
 use crate::clock::now_unix;
+use crate::db::{DbError, SavedJson};
 use crate::session::Session;
 
 /// A session row to save.
@@ -43,6 +46,17 @@ enum RunnerData<'a> {
 }
 
 impl SessionRow {
+    /// The row with its JSON columns as values, for a save that does not take them as text.
+    pub(crate) fn values(&self) -> Result<Cow<'_, Session>, DbError> {
+        match &self.text {
+            None => Ok(Cow::Borrowed(&self.session)),
+            Some((session_data, runner_data)) => {
+                let json = SavedJson::new("").with_session_data(session_data).with_runner_data(runner_data);
+                Ok(Cow::Owned(json.session(&self.session)?.into_owned()))
+            }
+        }
+    }
+
     /// The row of a run of `runner` in `session`, its JSON columns as text if `as_text`.
     pub(crate) fn new(runner: &Runner, session: &Session, run_context: &RunContext, as_text: bool) -> Self {
         let (id, name) = (runner.id(), runner.name());
@@ -136,6 +150,34 @@ mod tests {
                 (None, None, None)
             );
         }
+    }
+
+    #[test]
+    fn a_row_with_text_gives_back_the_same_values() {
+        let agent = Agent::builder().id("a1").model(OfflineModel::new()).build().unwrap();
+        let runner = Runner::Agent(agent);
+        let values = SessionRow::new(&runner, &Session::new("s1"), &context(), false);
+        let text = SessionRow::new(&runner, &Session::new("s1"), &context(), true);
+        let (with_values, from_text) = (values.values().unwrap(), text.values().unwrap());
+        assert_eq!(from_text.session_data, with_values.session_data);
+        assert_eq!(from_text.agent_data, with_values.agent_data);
+        assert!(matches!(with_values, Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn each_runners_column_is_agnos() {
+        let member = Agent::builder().id("m1").model(OfflineModel::new()).build().unwrap();
+        let team = Team::builder().id("t1").name("T").member(member.clone()).build().unwrap();
+        let workflow = Workflow::builder().id("w1").name("W").step(Step::agent("s", member)).build().unwrap();
+        let session = Session::new("s1");
+        let team_row = SessionRow::new(&Runner::Team(team), &session, &context(), false).session;
+        assert_eq!(team_row.team_data.as_ref().and_then(|d| d.get("name")), Some(&json!("T")));
+        assert_eq!(team_row.team_data.as_ref().and_then(|d| d.get("team_id")), Some(&json!("t1")));
+        assert!(team_row.team_data.as_ref().is_some_and(|d| d.get("model").is_some()));
+        assert_eq!(team_row.team_id.as_deref(), Some("t1"));
+        let workflow_row = SessionRow::new(&Runner::Workflow(workflow), &session, &context(), false).session;
+        assert_eq!(workflow_row.workflow_data, Some(json!({"name": "W", "workflow_id": "w1"})));
+        assert_eq!(workflow_row.workflow_id.as_deref(), Some("w1"));
     }
 
     #[test]
