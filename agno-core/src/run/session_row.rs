@@ -46,17 +46,6 @@ enum RunnerData<'a> {
 }
 
 impl SessionRow {
-    /// The row with its JSON columns as values, for a save that does not take them as text.
-    pub(crate) fn values(&self) -> Result<Cow<'_, Session>, DbError> {
-        match &self.text {
-            None => Ok(Cow::Borrowed(&self.session)),
-            Some((session_data, runner_data)) => {
-                let json = SavedJson::new("").with_session_data(session_data).with_runner_data(runner_data);
-                Ok(Cow::Owned(json.session(&self.session)?.into_owned()))
-            }
-        }
-    }
-
     /// The row of a run of `runner` in `session`, its JSON columns as text if `as_text`.
     pub(crate) fn new(runner: &Runner, session: &Session, run_context: &RunContext, as_text: bool) -> Self {
         let (id, name) = (runner.id(), runner.name());
@@ -102,6 +91,17 @@ impl SessionRow {
         *column = serde_json::to_value(&data).ok();
         row.session_data = serde_json::to_value(&session_data).ok();
         Self { session: row, text: None }
+    }
+
+    /// The row with its JSON columns as values, for a save that does not take them as text.
+    pub(crate) fn values(&self) -> Result<Cow<'_, Session>, DbError> {
+        match &self.text {
+            None => Ok(Cow::Borrowed(&self.session)),
+            Some((session_data, runner_data)) => {
+                let json = SavedJson::new("").with_session_data(session_data).with_runner_data(runner_data);
+                Ok(Cow::Owned(json.session(&self.session)?.into_owned()))
+            }
+        }
     }
 }
 
