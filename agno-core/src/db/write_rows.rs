@@ -15,6 +15,16 @@ pub(crate) fn json_text(value: Option<&Value>) -> Result<Option<String>, DbError
     value.map(serde_json::to_string).transpose().map_err(DbError::from)
 }
 
+/// The rows of a save of `runs` of `session`, with the JSON the caller serialised already
+/// (`SavedJson`) written as it is.
+pub(crate) fn rows(
+    session: &Session,
+    runs: &[&RunOutput],
+    json: Option<&SavedJson<'_>>,
+) -> Result<(SessionRow, Vec<RunRow>), DbError> {
+    Ok((SessionRow::with_json(session, json)?, RunRow::all(runs, json.map(|j| j.last_run))?))
+}
+
 /// A session row ready to write: its JSON columns serialised.
 pub(crate) struct SessionRow {
     pub(crate) session_id: String,
@@ -53,7 +63,7 @@ impl SessionRow {
     }
 
     /// The row of `session` with the JSON columns the caller serialised already, if any.
-    pub(crate) fn with_json(session: &Session, json: Option<&SavedJson<'_>>) -> Result<Self, DbError> {
+    fn with_json(session: &Session, json: Option<&SavedJson<'_>>) -> Result<Self, DbError> {
         let mut row = Self::new(session)?;
         if let Some(json) = json {
             if let Some(text) = json.session_data {

@@ -33,7 +33,7 @@ use super::stream::{EventSink, RunStream};
 use super::{RunContext, RunEvent, RunEventKind, RunInput, RunMetrics, RunOutput, RunStatus, Runner, RunnerKind};
 use crate::checks::{InputCheckError, OutputCheckError};
 use crate::clock::now_unix;
-use crate::db::{Db, RunQuery, SavedJson, may_write};
+use crate::db::{Db, RunQuery, may_write};
 use crate::error::{Error, Result};
 use crate::hooks::HookJob;
 use crate::hooks::background::RunSnapshot;
@@ -868,7 +868,7 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
         (None, Some(db)) => {
             let run_text =
                 json.as_ref().filter(|_| !durable).and_then(|_| crate::db::write_rows::run_json(&output).ok());
-            Some((db, SessionRow::new(&runner, &session, &run_context, run_text.is_some()), run_text))
+            Some((db, SessionRow::new(&runner, &session, &run_context, run_text)))
         }
         _ => None,
     };
@@ -905,39 +905,31 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
     }
 
     let saved = match row {
-        Some((db, row, run_text)) => {
+        Some((db, row)) => {
             // Every run of the tree in one call (one transaction in SQLite), children first.
             let mut runs = Vec::new();
             for child in &child_runs {
                 tree(child, &mut runs);
             }
             tree(&output, &mut runs);
-            if durable {
+            // The row has text only for a caller that takes the run's JSON, never with durable
+            // hooks; without text it holds its columns as values.
+            if let Some(text) = row.text {
+                let saved = db.save_runs_with_json(&row.session, &runs, &text.saved_json()).await;
+                if let (Ok(()), Some(slot)) = (&saved, &json) {
+                    // The run is final: this text is what a server answering with it sends.
+                    slot.put(text.run);
+                }
+                saved
+            } else if durable {
                 let job = HookJob::new(&output.run_id, &runner, &jobs);
-                let saved = match row.values() {
-                    Ok(session) => db.save_runs_with_hooks(&session, &runs, &job).await,
-                    Err(e) => Err(e),
-                };
+                let saved = db.save_runs_with_hooks(&row.session, &runs, &job).await;
                 if saved.is_ok() {
                     jobs.clear();
                 }
                 saved
-            } else if let (Some(slot), Some(text)) = (&json, run_text) {
-                let mut saved_json = SavedJson::new(&text);
-                if let Some((session_data, runner_data)) = &row.text {
-                    saved_json = saved_json.with_session_data(session_data).with_runner_data(runner_data);
-                }
-                let saved = db.save_runs_with_json(&row.session, &runs, &saved_json).await;
-                if saved.is_ok() {
-                    // The run is final: this text is what a server answering with it sends.
-                    slot.put(text);
-                }
-                saved
             } else {
-                match row.values() {
-                    Ok(session) => db.save_runs(&session, &runs).await,
-                    Err(e) => Err(e),
-                }
+                db.save_runs(&row.session, &runs).await
             }
         }
         None => Ok(()),

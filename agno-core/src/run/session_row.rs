@@ -4,22 +4,35 @@
 //! for a caller that takes the run's JSON (a server answering with it) they are serialised once,
 //! as text, instead of built as values, serialised by the backend and dropped.
 
-use std::borrow::Cow;
-
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::{RunContext, Runner, RunnerKind};
 use crate::clock::now_unix;
-use crate::db::{DbError, SavedJson};
+use crate::db::SavedJson;
 use crate::session::Session;
 
 /// A session row to save.
 pub(crate) struct SessionRow {
     /// The row; with `text`, its `session_data` and runner column are left out (`None`).
     pub(crate) session: Session,
-    /// Those two columns as text: `(session_data, runner_data)`.
-    pub(crate) text: Option<(String, String)>,
+    /// For a caller that takes the run's JSON: that JSON and the row's two columns as text.
+    pub(crate) text: Option<RowText>,
+}
+
+/// The JSON of a save serialised once: the run's, and the session row's two columns.
+pub(crate) struct RowText {
+    /// The run, as the database stores it and a server answering with it sends it.
+    pub(crate) run: String,
+    session_data: String,
+    runner_data: String,
+}
+
+impl RowText {
+    /// The text as [`Db::save_runs_with_json`](crate::db::Db::save_runs_with_json) takes it.
+    pub(crate) fn saved_json(&self) -> SavedJson<'_> {
+        SavedJson::new(&self.run).with_session_data(&self.session_data).with_runner_data(&self.runner_data)
+    }
 }
 
 /// `session_data`.
@@ -46,8 +59,9 @@ enum RunnerData<'a> {
 }
 
 impl SessionRow {
-    /// The row of a run of `runner` in `session`, its JSON columns as text if `as_text`.
-    pub(crate) fn new(runner: &Runner, session: &Session, run_context: &RunContext, as_text: bool) -> Self {
+    /// The row of a run of `runner` in `session`; with the run's JSON (`run_text`), its two JSON
+    /// columns as text beside it, else as values.
+    pub(crate) fn new(runner: &Runner, session: &Session, run_context: &RunContext, run_text: Option<String>) -> Self {
         let (id, name) = (runner.id(), runner.name());
         let model = runner.model().map(|m| ModelData { id: m.id(), provider: m.provider() });
         let mut row = Session {
@@ -81,27 +95,16 @@ impl SessionRow {
             }
         };
         let session_data = SessionData { session_state: &run_context.session_state };
-        if as_text
-            && let (Ok(session_text), Ok(runner_text)) =
+        if let Some(run) = run_text
+            && let (Ok(session_data), Ok(runner_data)) =
                 (serde_json::to_string(&session_data), serde_json::to_string(&data))
         {
-            return Self { session: row, text: Some((session_text, runner_text)) };
+            return Self { session: row, text: Some(RowText { run, session_data, runner_data }) };
         }
         // Maps of strings and JSON values always serialise.
         *column = serde_json::to_value(&data).ok();
         row.session_data = serde_json::to_value(&session_data).ok();
         Self { session: row, text: None }
-    }
-
-    /// The row with its JSON columns as values, for a save that does not take them as text.
-    pub(crate) fn values(&self) -> Result<Cow<'_, Session>, DbError> {
-        match &self.text {
-            None => Ok(Cow::Borrowed(&self.session)),
-            Some((session_data, runner_data)) => {
-                let json = SavedJson::new("").with_session_data(session_data).with_runner_data(runner_data);
-                Ok(Cow::Owned(json.session(&self.session)?.into_owned()))
-            }
-        }
     }
 }
 
@@ -131,10 +134,11 @@ mod tests {
             (Runner::Team(team), SessionType::Team),
             (Runner::Workflow(workflow), SessionType::Workflow),
         ] {
-            let values = SessionRow::new(&runner, &session, &context(), false);
-            let text = SessionRow::new(&runner, &session, &context(), true);
+            let values = SessionRow::new(&runner, &session, &context(), None);
+            let text = SessionRow::new(&runner, &session, &context(), Some("{}".into()));
             assert!(values.text.is_none());
-            let (session_text, runner_text) = text.text.unwrap();
+            let RowText { run, session_data: session_text, runner_data: runner_text } = text.text.unwrap();
+            assert_eq!(run, "{}");
             assert_eq!(values.session.session_data, Some(json!({"session_state": {"n": 1}})));
             assert_eq!(serde_json::from_str::<Value>(&session_text).unwrap(), json!({"session_state": {"n": 1}}));
             let runner_value = match kind {
@@ -156,12 +160,15 @@ mod tests {
     fn a_row_with_text_gives_back_the_same_values() {
         let agent = Agent::builder().id("a1").model(OfflineModel::new()).build().unwrap();
         let runner = Runner::Agent(agent);
-        let values = SessionRow::new(&runner, &Session::new("s1"), &context(), false);
-        let text = SessionRow::new(&runner, &Session::new("s1"), &context(), true);
-        let (with_values, from_text) = (values.values().unwrap(), text.values().unwrap());
+        let values = SessionRow::new(&runner, &Session::new("s1"), &context(), None);
+        let text = SessionRow::new(&runner, &Session::new("s1"), &context(), Some("{}".into()));
+        let text = text.text.as_ref().unwrap().saved_json();
+        let session = SessionRow::new(&runner, &Session::new("s1"), &context(), Some("{}".into())).session;
+        let (with_values, from_text) =
+            (SavedJson::new("{}").session(&values.session).unwrap(), text.session(&session).unwrap());
         assert_eq!(from_text.session_data, with_values.session_data);
         assert_eq!(from_text.agent_data, with_values.agent_data);
-        assert!(matches!(with_values, Cow::Borrowed(_)));
+        assert!(matches!(with_values, std::borrow::Cow::Borrowed(_)));
     }
 
     #[test]
@@ -170,12 +177,12 @@ mod tests {
         let team = Team::builder().id("t1").name("T").member(member.clone()).build().unwrap();
         let workflow = Workflow::builder().id("w1").name("W").step(Step::agent("s", member)).build().unwrap();
         let session = Session::new("s1");
-        let team_row = SessionRow::new(&Runner::Team(team), &session, &context(), false).session;
+        let team_row = SessionRow::new(&Runner::Team(team), &session, &context(), None).session;
         assert_eq!(team_row.team_data.as_ref().and_then(|d| d.get("name")), Some(&json!("T")));
         assert_eq!(team_row.team_data.as_ref().and_then(|d| d.get("team_id")), Some(&json!("t1")));
         assert!(team_row.team_data.as_ref().is_some_and(|d| d.get("model").is_some()));
         assert_eq!(team_row.team_id.as_deref(), Some("t1"));
-        let workflow_row = SessionRow::new(&Runner::Workflow(workflow), &session, &context(), false).session;
+        let workflow_row = SessionRow::new(&Runner::Workflow(workflow), &session, &context(), None).session;
         assert_eq!(workflow_row.workflow_data, Some(json!({"name": "W", "workflow_id": "w1"})));
         assert_eq!(workflow_row.workflow_id.as_deref(), Some("w1"));
     }
@@ -183,7 +190,7 @@ mod tests {
     #[test]
     fn an_agents_column_is_agnos() {
         let agent = Agent::builder().id("a1").name("A").model(OfflineModel::new()).build().unwrap();
-        let row = SessionRow::new(&Runner::Agent(agent), &Session::new("s1"), &context(), false);
+        let row = SessionRow::new(&Runner::Agent(agent), &Session::new("s1"), &context(), None);
         assert_eq!(
             row.session.agent_data,
             Some(json!({"name": "A", "agent_id": "a1", "model": {"id": "offline", "provider": "Offline"}}))

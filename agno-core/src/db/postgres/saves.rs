@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use super::group_commit::{BatchWriter, GroupCommit};
 use super::hook_queue::EncodedJob;
 use super::{Connection, failed};
-use crate::db::write_rows::{RunRow, SessionRow};
+use crate::db::write_rows::{self, RunRow, SessionRow};
 use crate::db::{DbError, SavedJson};
 use crate::future::BoxFuture;
 use crate::run::RunOutput;
@@ -32,11 +32,8 @@ impl SaveRow {
         json: Option<&SavedJson<'_>>,
         job: Option<EncodedJob>,
     ) -> Result<Self, DbError> {
-        Ok(Self {
-            session: SessionRow::with_json(session, json)?,
-            runs: RunRow::all(runs, json.map(|j| j.last_run))?,
-            job,
-        })
+        let (session, runs) = write_rows::rows(session, runs, json)?;
+        Ok(Self { session, runs, job })
     }
 }
 

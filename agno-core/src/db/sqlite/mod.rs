@@ -23,7 +23,7 @@ use rusqlite::{Connection, OpenFlags};
 use self::schema::{BUSY_TIMEOUT, SCHEMA};
 use self::threads::Threads;
 use super::{Db, DbError, DbFuture, EvalRun, EvalRunQuery, RunQuery, SavedJson, SessionPage, SessionQuery};
-use crate::db::write_rows::{RunRow, SessionRow, json_text};
+use crate::db::write_rows::{self, json_text};
 use crate::run::RunOutput;
 use crate::session::Session;
 use crate::sqlite_setup::retry_busy;
@@ -113,17 +113,15 @@ fn tune(conn: &Connection, busy_timeout: Duration) -> Result<(), DbError> {
 
 impl SqliteDb {
     /// Queues the save at once (before the future is polled): the rows are serialised here, on
-    /// the caller's thread, so the writer only runs SQL. `last_json` is the last run's JSON when
-    /// the caller has it.
+    /// the caller's thread, so the writer only runs SQL. `json` is what the caller serialised
+    /// already.
     fn queue_save(
         &self,
         session: &Session,
         runs: &[&RunOutput],
         json: Option<&SavedJson<'_>>,
     ) -> DbFuture<'static, ()> {
-        let rows = SessionRow::with_json(session, json)
-            .and_then(|row| Ok((row, RunRow::all(runs, json.map(|j| j.last_run))?)));
-        let (session, runs) = match rows {
+        let (session, runs) = match write_rows::rows(session, runs, json) {
             Ok(rows) => rows,
             Err(e) => return super::ready(Err(e)),
         };

@@ -32,8 +32,7 @@ use std::sync::OnceLock;
 use rusqlite::ffi;
 
 /// The name connections open this VFS by.
-pub(super) const NAME: &str = "agno-gathered-wal";
-const NAME_C: &CStr = c"agno-gathered-wal";
+const NAME: &CStr = c"agno-gathered-wal";
 
 /// A log frame's header: page number, database size after a commit (0 otherwise), salts and
 /// checksums.
@@ -84,7 +83,7 @@ const INNER_OFFSET: usize = {
 };
 
 /// Registers the VFS (once per process) and answers its name, or why it could not be.
-pub(super) fn register() -> Result<&'static str, String> {
+pub(super) fn register() -> Result<&'static CStr, String> {
     static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
     // SAFETY: the `OnceLock` runs it once.
     REGISTERED.get_or_init(|| unsafe { register_once() }).clone().map(|()| NAME)
@@ -106,7 +105,7 @@ unsafe fn register_once() -> Result<(), String> {
         szOsFile: c_int::try_from(INNER_OFFSET + size).map_err(|_| "the default VFS's files are too large")?,
         mxPathname: base.mxPathname,
         pNext: std::ptr::null_mut(),
-        zName: NAME_C.as_ptr(),
+        zName: NAME.as_ptr(),
         pAppData: default.cast::<c_void>(),
         xOpen: Some(open),
         xDelete: Some(delete),
@@ -128,7 +127,7 @@ unsafe fn register_once() -> Result<(), String> {
     // SAFETY: `ours` is leaked, so it outlives every connection that uses it.
     match unsafe { ffi::sqlite3_vfs_register(ours, 0) } {
         ffi::SQLITE_OK => Ok(()),
-        code => Err(format!("registering the {NAME} VFS failed with SQLite code {code}")),
+        code => Err(format!("registering the {NAME:?} VFS failed with SQLite code {code}")),
     }
 }
 
