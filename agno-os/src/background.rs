@@ -65,12 +65,12 @@ impl Drop for Tracked {
 
 impl Tracker {
     /// Spawns a task that shutdown waits for; `kind` and `run_id` name it if it does not finish.
-    pub(crate) fn spawn<F>(&self, kind: &'static str, run_id: &str, future: F) -> tokio::task::JoinHandle<F::Output>
+    pub(crate) fn spawn<F>(&self, kind: &'static str, run_id: String, future: F) -> tokio::task::JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let label = Some((kind, run_id.to_owned()));
+        let label = Some((kind, run_id));
         let mut active = lock(&self.0.active);
         let slot = match active.free.pop() {
             Some(slot) => {
@@ -130,7 +130,13 @@ pub(crate) struct Collected {
 
 impl BackgroundScheduler for Collected {
     fn schedule(&self, hooks: Vec<BackgroundHook>) {
-        lock(&self.hooks).extend(hooks);
+        let mut collected = lock(&self.hooks);
+        if collected.is_empty() {
+            // A run schedules once: keep its list rather than copy it into a new one.
+            *collected = hooks;
+        } else {
+            collected.extend(hooks);
+        }
     }
 
     fn durable(&self) -> bool {
@@ -292,8 +298,7 @@ impl HookBatch {
             return;
         }
         let HookBatch { tracker, log, run_id, owner, collected, run_done } = self;
-        let label = run_id.clone();
-        tracker.spawn("background hooks", &label, async move {
+        tracker.spawn("background hooks", run_id.clone(), async move {
             if let Some(run_done) = run_done {
                 let _ = run_done.await;
             }
@@ -365,5 +370,84 @@ impl http_body::Body for AfterBody {
 impl Drop for AfterBody {
     fn drop(&mut self) {
         self.end();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use agno_core::Agent;
+    use agno_core::hooks::{Hook, HookCall, HookContext, HookParams};
+    use agno_core::models::OfflineModel;
+    use agno_core::run::BackgroundMode;
+
+    use super::*;
+
+    /// A background hook that records what its copies hold, and changes its copy of the output.
+    struct Records {
+        name: &'static str,
+        params: HookParams,
+        seen: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Hook for Records {
+        fn name(&self) -> &str {
+            self.name
+        }
+        fn params(&self) -> HookParams {
+            self.params
+        }
+        fn run_in_background(&self) -> bool {
+            true
+        }
+        fn call<'a>(&'a self, cx: HookContext<'a>) -> HookCall<'a> {
+            let input = cx.run_input.map(|i| i.input_content_string());
+            let output = cx.run_output.map(|o| o.content.replace("changed".into()));
+            lock(&self.seen).push(format!("{}: {input:?} {output:?}", self.name));
+            HookCall::Done(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_collector_keeps_each_run_s_hooks_in_order_each_with_its_own_copy() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let hook = |name, params| Arc::new(Records { name, params, seen: Arc::clone(&seen) }) as SharedHook;
+        let agent = Agent::builder()
+            .id("a")
+            .model(OfflineModel::new())
+            .pre_hooks([hook("pre", HookParams::RUN_INPUT)])
+            .post_hooks([hook("post1", HookParams::RUN_OUTPUT_MUT), hook("post2", HookParams::RUN_OUTPUT_MUT)])
+            .build()
+            .unwrap();
+        // Two runs into one collector: the first run's list is kept, the second's appended.
+        let collected = Arc::new(Collected::default());
+        let mut contents = Vec::new();
+        for message in ["one", "two"] {
+            let scheduler: Arc<dyn BackgroundScheduler> = collected.clone();
+            let output = agent.run(message).background(BackgroundMode::per_hook(scheduler)).await.unwrap();
+            contents.push(output.content.unwrap());
+        }
+        let hooks = collected.take();
+        let order: Vec<_> = hooks.iter().map(|h| (h.hook_name(), h.run_id().to_owned())).collect();
+        assert_eq!(order.iter().map(|(name, _)| *name).collect::<Vec<_>>(), ["pre", "post1", "post2"].repeat(2));
+        assert_ne!(order[0].1, order[3].1, "two runs");
+        for hook in hooks {
+            hook.run().await.unwrap();
+        }
+        // Each post-hook got its own copy of its run's output: the first one's change is not
+        // seen by the second, nor by the caller.
+        let expected: Vec<String> = ["one", "two"]
+            .iter()
+            .zip(&contents)
+            .flat_map(|(message, content)| {
+                [
+                    format!("pre: Some({message:?}) None"),
+                    format!("post1: None Some(Some({content:?}))"),
+                    format!("post2: None Some(Some({content:?}))"),
+                ]
+            })
+            .collect();
+        assert_eq!(*lock(&seen), expected);
+        assert!(contents.iter().all(|c| c != "changed"));
+        assert!(collected.take().is_empty(), "taken once");
     }
 }

@@ -104,8 +104,8 @@ impl Drop for WaitingRun {
             hooks.spawn();
             return;
         }
-        let (state, label) = (Arc::clone(&self.state), hooks.run_id().to_owned());
-        self.state.tracker.spawn("run", &label, async move {
+        let state = Arc::clone(&self.state);
+        self.state.tracker.spawn("run", hooks.run_id().to_owned(), async move {
             let run_id = hooks.run_id();
             match poll_fn(|cx| polled.poll_end(cx)).await {
                 // Cancelled: the registry keeps the run as CANCELLED for polling.

@@ -36,7 +36,9 @@ pub struct BackgroundHook {
     stage: HookStage,
     position: usize,
     run_input: Option<RunInput>,
-    run_output: Option<RunOutput>,
+    /// Boxed: a run's output is ~650 bytes, and a list of hooks carrying it inline is an
+    /// allocation too large for the system allocator's per-thread cache.
+    run_output: Option<Box<RunOutput>>,
     run_context: Arc<RunContext>,
     runner: Runner,
     session: Arc<Session>,
@@ -72,7 +74,7 @@ impl BackgroundHook {
         let params = hook.params_at(stage);
         let run_input =
             if stage == HookStage::Pre && params.needs_input() { run.run_output.input.clone() } else { None };
-        let run_output = (stage == HookStage::Post && params.needs_output()).then(|| run.run_output.clone());
+        let run_output = (stage == HookStage::Post && params.needs_output()).then(|| Box::new(run.run_output.clone()));
         Self {
             hook,
             stage,
@@ -102,7 +104,7 @@ impl BackgroundHook {
             stage,
             position,
             run_input,
-            run_output,
+            run_output: run_output.map(Box::new),
             run_context: Arc::new(run_context),
             runner,
             session: Arc::new(session),
@@ -113,7 +115,7 @@ impl BackgroundHook {
 
     /// The copies the hook runs on, to be written into a [`HookJob`](super::HookJob).
     pub(crate) fn copies(&self) -> (Option<&RunInput>, Option<&RunOutput>, &RunContext, &Session, bool) {
-        (self.run_input.as_ref(), self.run_output.as_ref(), &self.run_context, &self.session, self.debug_mode)
+        (self.run_input.as_ref(), self.run_output.as_deref(), &self.run_context, &self.session, self.debug_mode)
     }
 
     /// The hook's name.
@@ -157,7 +159,7 @@ impl BackgroundHook {
         let cx = HookContext::new(
             self.stage,
             self.run_input.as_mut(),
-            self.run_output.as_mut(),
+            self.run_output.as_deref_mut(),
             &self.run_context,
             &self.runner,
             &self.session,

@@ -245,7 +245,7 @@ async fn create_run(
         let (tx, rx) = mpsc::channel::<Bytes>(64);
         let (task_state, task_run_id, task_session) = (Arc::clone(&state), run_id.clone(), session_id.clone());
         let task_owner = owner_id.clone();
-        let handle = state.tracker.spawn("run", &run_id, async move {
+        let handle = state.tracker.spawn("run", run_id.clone(), async move {
             let mut events = run.stream();
             while let Some(item) = events.next().await {
                 let frame = match item {
@@ -344,7 +344,7 @@ fn detached_run(
     let run = prepared(runner, form, &run_id, &session_id).background(BackgroundMode::inline());
     state.runs.start(&run_id, (runner.kind(), runner.id()), &session_id, RunStatus::Pending, None);
     let (task_state, task_run_id) = (Arc::clone(state), run_id.clone());
-    let handle = state.tracker.spawn("background run", &run_id, async move {
+    let handle = state.tracker.spawn("background run", run_id.clone(), async move {
         task_state.runs.running(&task_run_id);
         if let Err(error) = run.await {
             tracing::error!(run_id = %task_run_id, %error, "background run failed");
