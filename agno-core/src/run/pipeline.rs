@@ -629,6 +629,23 @@ impl Children<'_> {
     }
 }
 
+/// A run's background hooks with their copies of it: its pre-hooks' first (that phase ran first),
+/// then its children's, then its post-hooks'.
+fn background_jobs(
+    background: Vec<(SharedHook, HookStage, usize)>,
+    child_jobs: Vec<BackgroundHook>,
+    snapshot: &RunSnapshot<'_>,
+) -> Vec<BackgroundHook> {
+    let pre = background.iter().take_while(|(_, stage, _)| *stage == HookStage::Pre).count();
+    let make = |(hook, stage, position)| BackgroundHook::new(hook, stage, position, snapshot);
+    let mut jobs = Vec::with_capacity(background.len() + child_jobs.len());
+    let mut own = background.into_iter();
+    jobs.extend(own.by_ref().take(pre).map(make));
+    jobs.extend(child_jobs);
+    jobs.extend(own.map(make));
+    jobs
+}
+
 /// A run after its members (`member_responses`, each after its own), in the order to store them.
 fn tree<'a>(run: &'a RunOutput, into: &mut Vec<&'a RunOutput>) {
     for member in &run.member_responses {
@@ -873,37 +890,36 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
         _ => None,
     };
 
-    // This run's background hooks, with its children's between its pre- and post-hooks.
-    let mut jobs = Vec::new();
-    if !background.is_empty() || !child_jobs.is_empty() {
-        let run_context = Arc::new(run_context);
-        let snapshot = RunSnapshot {
-            run_output: &output,
-            run_context: &run_context,
-            runner: &runner,
-            session: &session,
-            debug_mode,
-            tasks: tasks.as_ref(),
-        };
-        // The pre phase ran first, so its hooks lead the list.
-        let pre = background.iter().take_while(|(_, stage, _)| *stage == HookStage::Pre).count();
-        let make = |(hook, stage, position)| BackgroundHook::new(hook, stage, position, &snapshot);
-        jobs.reserve(background.len() + child_jobs.len());
-        let mut own = background.into_iter();
-        jobs.extend(own.by_ref().take(pre).map(make));
-        jobs.extend(child_jobs);
-        jobs.extend(own.map(make));
-    }
+    // This run's background hooks, copied from the finished run. A parent or a durable queue
+    // takes them now; a scheduler after the save, so that the copies are made (and later freed)
+    // on the thread the run goes on in once its commit is answered, not the one it started on.
+    let run_context = (!background.is_empty() || !child_jobs.is_empty()).then(|| Arc::new(run_context));
+    let mut own_jobs = Some((background, child_jobs));
+    let mut jobs_now = || match (&run_context, own_jobs.take()) {
+        (Some(run_context), Some((background, child_jobs))) => {
+            let snapshot = RunSnapshot {
+                run_output: &output,
+                run_context,
+                runner: &runner,
+                session: &session,
+                debug_mode,
+                tasks: tasks.as_ref(),
+            };
+            background_jobs(background, child_jobs, &snapshot)
+        }
+        _ => Vec::new(),
+    };
 
     if let Some(handover) = handover {
         // The parent stores and schedules; the final event goes out now, the run is over.
         if let (Some(event), Some(stream)) = (final_event, &emitter.stream) {
             stream.sink.push(event);
         }
-        *handover = Handover { stop: outcome.err(), jobs, children: child_runs };
+        *handover = Handover { stop: outcome.err(), jobs: jobs_now(), children: child_runs };
         return Ok(output);
     }
 
+    let mut jobs = if durable { jobs_now() } else { Vec::new() };
     let saved = match row {
         Some((db, row)) => {
             // Every run of the tree in one call (one transaction in SQLite), children first.
@@ -934,10 +950,13 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
         }
         None => Ok(()),
     };
-    if let Some(scheduler) = &mode.scheduler
-        && !jobs.is_empty()
-    {
-        scheduler.schedule(jobs);
+    if let Some(scheduler) = &mode.scheduler {
+        if !durable {
+            jobs = jobs_now();
+        }
+        if !jobs.is_empty() {
+            scheduler.schedule(jobs);
+        }
     }
     saved?;
     if let (Some(event), Some(stream)) = (final_event, &emitter.stream) {
