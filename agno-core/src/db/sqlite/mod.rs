@@ -940,6 +940,27 @@ mod tests {
         (lock, future)
     }
 
+    /// Records the thread it is dropped on.
+    struct DroppedOn(Arc<std::sync::Mutex<Option<std::thread::ThreadId>>>);
+
+    impl Drop for DroppedOn {
+        fn drop(&mut self) {
+            *self.0.lock().unwrap() = Some(std::thread::current().id());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_s_data_comes_back_to_be_freed_on_the_caller_s_side() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(&dir);
+        let dropped_on = Arc::new(std::sync::Mutex::new(None));
+        let data = DroppedOn(Arc::clone(&dropped_on));
+        let writer = db.threads.write(data, |_, _| Ok(std::thread::current().id())).await.unwrap();
+        let here = std::thread::current().id();
+        assert_ne!(writer, here, "the write ran on the writer thread");
+        assert_eq!(*dropped_on.lock().unwrap(), Some(here), "its data was freed here, not there");
+    }
+
     #[tokio::test]
     async fn a_refused_write_fails_alone_in_its_batch() {
         let dir = tempfile::tempdir().unwrap();

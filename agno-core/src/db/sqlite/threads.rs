@@ -92,15 +92,17 @@ trait Write: Send {
     fn finish(self: Box<Self>, failed: Option<&Arc<rusqlite::Error>>, writes: usize);
 }
 
-/// What a write sends back: its result, and its data to be freed on the caller's thread.
-type Reply<D, T> = (Result<T, DbError>, D);
+/// What a write sends back: its result, and the job itself with its data, to be freed on the
+/// caller's side (a worker thread, which allocated them) rather than on the writer's.
+type Reply<D, T> = (Result<T, DbError>, Box<Job<D, T>>);
 
 /// A write's data, the function that applies it, its result once applied, and its caller.
 struct Job<D, T> {
     data: D,
     work: fn(&WriterConn<'_>, &D) -> Result<T, DbError>,
     result: Option<Result<T, DbError>>,
-    reply: oneshot::Sender<Reply<D, T>>,
+    /// Taken when the job answers.
+    reply: Option<oneshot::Sender<Reply<D, T>>>,
 }
 
 impl<D: Send, T: Send> Write for Job<D, T> {
@@ -118,9 +120,8 @@ impl<D: Send, T: Send> Write for Job<D, T> {
         applied
     }
 
-    fn finish(self: Box<Self>, failed: Option<&Arc<rusqlite::Error>>, writes: usize) {
-        let Self { data, result, reply, .. } = *self;
-        let result = match (result, failed) {
+    fn finish(mut self: Box<Self>, failed: Option<&Arc<rusqlite::Error>>, writes: usize) {
+        let result = match (self.result.take(), failed) {
             // The write's own error wins.
             (Some(Err(e)), _) => Err(e),
             (_, Some(source)) => Err(DbError::Batch { writes, source: Arc::clone(source) }),
@@ -128,7 +129,9 @@ impl<D: Send, T: Send> Write for Job<D, T> {
             (None, None) => Err(DbError::Closed("the write was never applied".into())),
         };
         // The caller may have stopped waiting (its request was dropped); the write stands.
-        let _ = reply.send((result, data));
+        if let Some(reply) = self.reply.take() {
+            let _ = reply.send((result, self));
+        }
     }
 }
 
@@ -325,15 +328,15 @@ impl Threads {
         T: Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job: Box<dyn Write> = Box::new(Job { data, work, result: None, reply });
+        let job: Box<dyn Write> = Box::new(Job { data, work, result: None, reply: Some(reply) });
         let sent = self.writes.as_ref().is_some_and(|tx| tx.send(job).is_ok());
         Box::pin(async move {
             if !sent {
                 return Err(DbError::Closed("the SQLite writer thread is gone".into()));
             }
             match answer.await {
-                Ok((result, data)) => {
-                    drop(data);
+                Ok((result, job)) => {
+                    drop(job);
                     result
                 }
                 Err(_) => Err(DbError::Closed("the SQLite writer thread stopped before answering".into())),
