@@ -3,15 +3,16 @@
 //! backend, and a backend written against the documented contract of
 //! `Db::save_runs_with_json` keeps them too.
 
+mod common;
+
 use std::sync::Arc;
 
 use agno::Runner;
-use agno::db::{
-    Db, DbFuture, EvalRun, EvalRunQuery, InMemoryDb, RunQuery, SavedJson, SessionPage, SessionQuery, SqliteDb,
-};
+use agno::db::{Db, DbFuture, InMemoryDb, SavedJson, SqliteDb};
 use agno::models::OfflineModel;
 use agno::prelude::*;
 use agno::run::RunJson;
+use common::forward_db_reads;
 use serde_json::{Map, json};
 
 /// An agent, a team and a workflow storing in `db`.
@@ -72,26 +73,9 @@ async fn every_backend_stores_the_same_columns_with_and_without_the_runs_json() 
 struct Wrapper(InMemoryDb);
 
 impl Db for Wrapper {
+    forward_db_reads!(0);
     fn id(&self) -> &str {
         "wrapper"
-    }
-    fn get_session<'a>(&'a self, id: &'a str) -> DbFuture<'a, Option<Session>> {
-        self.0.get_session(id)
-    }
-    fn list_sessions<'a>(&'a self, query: &'a SessionQuery) -> DbFuture<'a, SessionPage> {
-        self.0.list_sessions(query)
-    }
-    fn delete_session<'a>(&'a self, id: &'a str) -> DbFuture<'a, bool> {
-        self.0.delete_session(id)
-    }
-    fn get_run<'a>(&'a self, id: &'a str) -> DbFuture<'a, Option<RunOutput>> {
-        self.0.get_run(id)
-    }
-    fn get_runs<'a>(&'a self, id: &'a str, query: &'a RunQuery) -> DbFuture<'a, Vec<RunOutput>> {
-        self.0.get_runs(id, query)
-    }
-    fn count_runs<'a>(&'a self, id: &'a str, query: &'a RunQuery) -> DbFuture<'a, usize> {
-        self.0.count_runs(id, query)
     }
     fn save_runs<'a>(&'a self, session: &'a Session, runs: &'a [&'a RunOutput]) -> DbFuture<'a, ()> {
         self.0.save_runs(session, runs)
@@ -106,14 +90,5 @@ impl Db for Wrapper {
             let session = json.session(session)?;
             self.0.save_runs(&session, runs).await
         })
-    }
-    fn save_eval_run<'a>(&'a self, eval_run: &'a EvalRun) -> DbFuture<'a, ()> {
-        self.0.save_eval_run(eval_run)
-    }
-    fn get_eval_run<'a>(&'a self, id: &'a str) -> DbFuture<'a, Option<EvalRun>> {
-        self.0.get_eval_run(id)
-    }
-    fn get_eval_runs<'a>(&'a self, query: &'a EvalRunQuery) -> DbFuture<'a, Vec<EvalRun>> {
-        self.0.get_eval_runs(query)
     }
 }

@@ -31,12 +31,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use agno::db::{Db, DbError, DbFuture, EvalRun, EvalRunQuery, RunQuery, SessionPage, SessionQuery, SqliteDb};
+use agno::db::{Db, DbError, DbFuture, SqliteDb};
 use agno::os::AgentOS;
 use agno::prelude::*;
 use common::process::{ServerProcess, serve_in_child, stdin_closed};
 use common::server::Server;
-use common::{Log, Probe};
+use common::{Log, Probe, forward_db_reads};
 use serde_json::Value;
 use tokio::sync::{Notify, mpsc as tokio_mpsc, watch};
 
@@ -498,29 +498,9 @@ struct Watched {
 }
 
 impl Db for Watched {
+    forward_db_reads!(inner);
     fn id(&self) -> &str {
         self.inner.id()
-    }
-    fn get_session<'a>(&'a self, session_id: &'a str) -> DbFuture<'a, Option<Session>> {
-        self.inner.get_session(session_id)
-    }
-    fn get_session_with_runs<'a>(&'a self, session_id: &'a str, query: &'a RunQuery) -> DbFuture<'a, Option<Session>> {
-        self.inner.get_session_with_runs(session_id, query)
-    }
-    fn list_sessions<'a>(&'a self, query: &'a SessionQuery) -> DbFuture<'a, SessionPage> {
-        self.inner.list_sessions(query)
-    }
-    fn delete_session<'a>(&'a self, session_id: &'a str) -> DbFuture<'a, bool> {
-        self.inner.delete_session(session_id)
-    }
-    fn get_run<'a>(&'a self, run_id: &'a str) -> DbFuture<'a, Option<RunOutput>> {
-        self.inner.get_run(run_id)
-    }
-    fn get_runs<'a>(&'a self, session_id: &'a str, query: &'a RunQuery) -> DbFuture<'a, Vec<RunOutput>> {
-        self.inner.get_runs(session_id, query)
-    }
-    fn count_runs<'a>(&'a self, session_id: &'a str, query: &'a RunQuery) -> DbFuture<'a, usize> {
-        self.inner.count_runs(session_id, query)
     }
     fn save_runs<'a>(&'a self, session: &'a Session, runs: &'a [&'a RunOutput]) -> DbFuture<'a, ()> {
         Box::pin(async move {
@@ -537,15 +517,6 @@ impl Db for Watched {
             // the writer's queue before the test hears of it.
             self.inner.save_runs(session, runs).await
         })
-    }
-    fn save_eval_run<'a>(&'a self, eval_run: &'a EvalRun) -> DbFuture<'a, ()> {
-        self.inner.save_eval_run(eval_run)
-    }
-    fn get_eval_run<'a>(&'a self, run_id: &'a str) -> DbFuture<'a, Option<EvalRun>> {
-        self.inner.get_eval_run(run_id)
-    }
-    fn get_eval_runs<'a>(&'a self, query: &'a EvalRunQuery) -> DbFuture<'a, Vec<EvalRun>> {
-        self.inner.get_eval_runs(query)
     }
 }
 

@@ -12,7 +12,7 @@ use agno::hooks::HookParams;
 use agno::prelude::*;
 use agno::run::BackgroundMode;
 use agno::workflow::StepInput;
-use common::{Collect, Log, Probe};
+use common::{Collect, Log, Probe, forward_db_reads};
 
 const AGENT: HookParams = HookParams::AGENT;
 const TEAM: HookParams = HookParams::TEAM;
@@ -419,37 +419,9 @@ struct TasksInDb {
 }
 
 impl Db for TasksInDb {
+    forward_db_reads!(runs);
     fn id(&self) -> &str {
         self.runs.id()
-    }
-    fn get_session<'a>(&'a self, session_id: &'a str) -> agno::db::DbFuture<'a, Option<agno::session::Session>> {
-        self.runs.get_session(session_id)
-    }
-    fn get_session_with_runs<'a>(
-        &'a self,
-        session_id: &'a str,
-        query: &'a agno::db::RunQuery,
-    ) -> agno::db::DbFuture<'a, Option<agno::session::Session>> {
-        self.runs.get_session_with_runs(session_id, query)
-    }
-    fn list_sessions<'a>(&'a self, query: &'a agno::db::SessionQuery) -> agno::db::DbFuture<'a, agno::db::SessionPage> {
-        self.runs.list_sessions(query)
-    }
-    fn delete_session<'a>(&'a self, session_id: &'a str) -> agno::db::DbFuture<'a, bool> {
-        self.runs.delete_session(session_id)
-    }
-    fn get_run<'a>(&'a self, run_id: &'a str) -> agno::db::DbFuture<'a, Option<RunOutput>> {
-        self.runs.get_run(run_id)
-    }
-    fn get_runs<'a>(
-        &'a self,
-        session_id: &'a str,
-        query: &'a agno::db::RunQuery,
-    ) -> agno::db::DbFuture<'a, Vec<RunOutput>> {
-        self.runs.get_runs(session_id, query)
-    }
-    fn count_runs<'a>(&'a self, session_id: &'a str, query: &'a agno::db::RunQuery) -> agno::db::DbFuture<'a, usize> {
-        self.runs.count_runs(session_id, query)
     }
     fn save_runs<'a>(
         &'a self,
@@ -457,18 +429,6 @@ impl Db for TasksInDb {
         runs: &'a [&'a RunOutput],
     ) -> agno::db::DbFuture<'a, ()> {
         self.runs.save_runs(session, runs)
-    }
-    fn save_eval_run<'a>(&'a self, eval_run: &'a agno::db::EvalRun) -> agno::db::DbFuture<'a, ()> {
-        self.runs.save_eval_run(eval_run)
-    }
-    fn get_eval_run<'a>(&'a self, run_id: &'a str) -> agno::db::DbFuture<'a, Option<agno::db::EvalRun>> {
-        self.runs.get_eval_run(run_id)
-    }
-    fn get_eval_runs<'a>(
-        &'a self,
-        query: &'a agno::db::EvalRunQuery,
-    ) -> agno::db::DbFuture<'a, Vec<agno::db::EvalRun>> {
-        self.runs.get_eval_runs(query)
     }
     fn task_backend(&self) -> Option<Arc<dyn agno::tasks::TaskBackend>> {
         Some(Arc::clone(&self.tasks))

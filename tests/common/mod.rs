@@ -221,3 +221,57 @@ impl Model for PanicsMidway {
         Box::pin(FirstThenPanic(false))
     }
 }
+
+/// Inside `impl Db for Wrapper`: every read and the eval runs forwarded to the wrapper's field
+/// `$inner` (a name or a tuple index), so a test's wrapper writes only what it changes.
+#[allow(unused_macros)] // like the rest of this module, used by some tests only
+macro_rules! forward_db_reads {
+    ($inner:tt) => {
+        fn get_session<'a>(&'a self, id: &'a str) -> ::agno::db::DbFuture<'a, Option<::agno::session::Session>> {
+            self.$inner.get_session(id)
+        }
+        fn get_session_with_runs<'a>(
+            &'a self,
+            id: &'a str,
+            query: &'a ::agno::db::RunQuery,
+        ) -> ::agno::db::DbFuture<'a, Option<::agno::session::Session>> {
+            self.$inner.get_session_with_runs(id, query)
+        }
+        fn list_sessions<'a>(
+            &'a self,
+            query: &'a ::agno::db::SessionQuery,
+        ) -> ::agno::db::DbFuture<'a, ::agno::db::SessionPage> {
+            self.$inner.list_sessions(query)
+        }
+        fn delete_session<'a>(&'a self, id: &'a str) -> ::agno::db::DbFuture<'a, bool> {
+            self.$inner.delete_session(id)
+        }
+        fn get_run<'a>(&'a self, id: &'a str) -> ::agno::db::DbFuture<'a, Option<::agno::run::RunOutput>> {
+            self.$inner.get_run(id)
+        }
+        fn get_runs<'a>(
+            &'a self,
+            id: &'a str,
+            query: &'a ::agno::db::RunQuery,
+        ) -> ::agno::db::DbFuture<'a, Vec<::agno::run::RunOutput>> {
+            self.$inner.get_runs(id, query)
+        }
+        fn count_runs<'a>(&'a self, id: &'a str, query: &'a ::agno::db::RunQuery) -> ::agno::db::DbFuture<'a, usize> {
+            self.$inner.count_runs(id, query)
+        }
+        fn save_eval_run<'a>(&'a self, eval_run: &'a ::agno::db::EvalRun) -> ::agno::db::DbFuture<'a, ()> {
+            self.$inner.save_eval_run(eval_run)
+        }
+        fn get_eval_run<'a>(&'a self, id: &'a str) -> ::agno::db::DbFuture<'a, Option<::agno::db::EvalRun>> {
+            self.$inner.get_eval_run(id)
+        }
+        fn get_eval_runs<'a>(
+            &'a self,
+            query: &'a ::agno::db::EvalRunQuery,
+        ) -> ::agno::db::DbFuture<'a, Vec<::agno::db::EvalRun>> {
+            self.$inner.get_eval_runs(query)
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use forward_db_reads;

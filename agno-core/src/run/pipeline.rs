@@ -891,8 +891,10 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
     };
 
     // This run's background hooks, copied from the finished run. A parent or a durable queue
-    // takes them now; a scheduler after the save, so that the copies are made (and later freed)
-    // on the thread the run goes on in once its commit is answered, not the one it started on.
+    // takes them now; a scheduler after the save, so that the copies are made on the worker the
+    // run goes on in once its commit is answered (the one that then hands them to their task),
+    // not the one it started on: glibc frees another thread's memory under a lock. A child's
+    // copies are still made in the child, before its parent's save.
     let run_context = (!background.is_empty() || !child_jobs.is_empty()).then(|| Arc::new(run_context));
     let mut own_jobs = Some((background, child_jobs));
     let mut jobs_now = || match (&run_context, own_jobs.take()) {

@@ -950,15 +950,18 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_write_s_data_comes_back_to_be_freed_on_the_caller_s_side() {
+    async fn a_write_s_job_and_data_come_back_to_be_freed_on_the_caller_s_side() {
         let dir = tempfile::tempdir().unwrap();
         let db = open(&dir);
         let dropped_on = Arc::new(std::sync::Mutex::new(None));
         let data = DroppedOn(Arc::clone(&dropped_on));
+        let freed_here = || threads::JOBS_FREED_HERE.with(std::cell::Cell::get);
+        let before = freed_here();
         let writer = db.threads.write(data, |_, _| Ok(std::thread::current().id())).await.unwrap();
         let here = std::thread::current().id();
         assert_ne!(writer, here, "the write ran on the writer thread");
         assert_eq!(*dropped_on.lock().unwrap(), Some(here), "its data was freed here, not there");
+        assert_eq!(freed_here(), before + 1, "and so was the job's box");
     }
 
     #[tokio::test]

@@ -101,8 +101,24 @@ struct Job<D, T> {
     data: D,
     work: fn(&WriterConn<'_>, &D) -> Result<T, DbError>,
     result: Option<Result<T, DbError>>,
-    /// Taken when the job answers.
+    /// Always set until the job answers: an `Option` only so that the job can take it out and
+    /// send itself back through it.
     reply: Option<oneshot::Sender<Reply<D, T>>>,
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many write jobs were freed on this thread (a test checks it is the caller's).
+    pub(super) static JOBS_FREED_HERE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts where jobs are freed. (A `Drop` also keeps `finish` from moving the job's fields out
+/// and freeing the box on the writer thread: that would no longer compile in tests.)
+#[cfg(test)]
+impl<D, T> Drop for Job<D, T> {
+    fn drop(&mut self) {
+        JOBS_FREED_HERE.with(|n| n.set(n.get() + 1));
+    }
 }
 
 impl<D: Send, T: Send> Write for Job<D, T> {
