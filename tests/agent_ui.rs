@@ -13,6 +13,8 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 
 const UI: &str = "http://localhost:3000";
+/// The `Vary` of every answer: what a CORS answer depends on (tower-http's default list).
+const VARY: &str = "origin, access-control-request-method, access-control-request-headers";
 
 fn os() -> AgentOS {
     let agent = Agent::builder().id("ui-agent").name("UI Agent").build().unwrap();
@@ -47,6 +49,7 @@ async fn the_preflight_is_answered_as_agno_answers_it() {
     assert_eq!(header(h, "access-control-allow-credentials"), Some("true"));
     assert_eq!(header(h, "access-control-allow-headers"), Some("content-type"));
     assert_eq!(header(h, "access-control-max-age"), Some("600"));
+    assert_eq!(header(h, "vary"), Some(VARY), "the answer depends on these request headers");
     let methods = header(h, "access-control-allow-methods").unwrap_or_default().to_owned();
     for method in ["GET", "POST", "DELETE"] {
         assert!(methods.contains(method), "{methods}");
@@ -73,6 +76,7 @@ async fn real_responses_and_streams_carry_the_cors_headers() {
     assert_eq!(res.status(), 200);
     assert_eq!(header(res.headers(), "access-control-allow-origin"), Some(UI));
     assert_eq!(header(res.headers(), "access-control-allow-credentials"), Some("true"));
+    assert_eq!(res.headers().get_all("vary").iter().collect::<Vec<_>>(), [VARY], "one Vary, once");
 
     // The chat: multipart, `stream=true`, an empty `session_id` for a new session.
     let form = reqwest::multipart::Form::new().text("message", "Hello").text("stream", "true").text("session_id", "");

@@ -13,9 +13,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -49,6 +50,10 @@ pub const DEFAULT_CORS_ORIGINS: [&str; 6] = [
 /// How long a browser may cache a preflight answer, as agno answers.
 const CORS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(600);
 
+/// The request headers a CORS answer depends on (tower-http's default `Vary`), as one value.
+const CORS_VARY: HeaderValue =
+    HeaderValue::from_static("origin, access-control-request-method, access-control-request-headers");
+
 /// agno's CORS: the allowed origins (agno's defaults, or the program's, which replace them; `*`
 /// for any, echoed back since credentials are allowed), every method, the headers the browser
 /// asks for, credentials, and a 600 s preflight cache. Preflights are answered before the
@@ -66,7 +71,10 @@ fn cors(origins: Option<&[String]>) -> CorsLayer {
         ])
         .allow_headers(AllowHeaders::mirror_request())
         .allow_credentials(true)
-        .max_age(CORS_MAX_AGE);
+        .max_age(CORS_MAX_AGE)
+        // `Vary` is added by `vary_layer` as one ready value: tower-http builds its own for
+        // every response (three allocations).
+        .vary([]);
     let defaults: Vec<String>;
     let origins = match origins {
         Some(origins) => origins,
@@ -88,7 +96,14 @@ fn cors(origins: Option<&[String]>) -> CorsLayer {
             }
         })
         .collect();
-    layer.allow_origin(AllowOrigin::list(allowed))
+    // Behind an `Arc`: the layer is cloned for every request, and a list would be copied.
+    let allowed: Arc<[HeaderValue]> = allowed.into();
+    layer.allow_origin(AllowOrigin::predicate(move |origin, _| allowed.contains(origin)))
+}
+
+/// The `Vary` header of every answer, preflights included (see [`cors`]).
+fn vary_layer() -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::appending(header::VARY, CORS_VARY)
 }
 
 pub(crate) fn router(state: Arc<AppState>, cors_origins: Option<&[String]>) -> Router {
@@ -132,5 +147,5 @@ pub(crate) fn router(state: Arc<AppState>, cors_origins: Option<&[String]>) -> R
         Some(_) => app.layer(middleware::from_fn_with_state(Arc::clone(&state), security::require_key)),
         None => app,
     };
-    app.layer(DefaultBodyLimit::max(state.body_limit)).with_state(state).layer(cors(cors_origins))
+    app.layer(DefaultBodyLimit::max(state.body_limit)).with_state(state).layer(cors(cors_origins)).layer(vary_layer())
 }
