@@ -27,6 +27,16 @@ impl SessionType {
         }
     }
 
+    /// Of three things kept one per kind of runner (the `agent_data`, `team_data` and
+    /// `workflow_data` columns, say), this session type's.
+    pub(crate) fn pick<T>(self, agent: T, team: T, workflow: T) -> T {
+        match self {
+            Self::Agent => agent,
+            Self::Team => team,
+            Self::Workflow => workflow,
+        }
+    }
+
     /// Parses a stored value.
     pub fn parse(s: &str) -> Option<Self> {
         match s {

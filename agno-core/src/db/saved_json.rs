@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use serde_json::Value;
 
 use super::DbError;
-use crate::session::{Session, SessionType};
+use crate::session::Session;
 
 /// JSON text the caller has serialised already: the last run's (which a server answering with
 /// the run needs anyway) and, optionally, the session row's two JSON columns that change with
@@ -74,18 +74,11 @@ impl<'a> SavedJson<'a> {
             session.session_data = Some(value);
         }
         if let Some(value) = parse(self.runner_data)? {
-            *runner_column(&mut session) = Some(value);
+            let column =
+                session.session_type.pick(&mut session.agent_data, &mut session.team_data, &mut session.workflow_data);
+            *column = Some(value);
         }
         Ok(Cow::Owned(session))
-    }
-}
-
-/// The `*_data` column of the session's runner.
-fn runner_column(session: &mut Session) -> &mut Option<Value> {
-    match session.session_type {
-        SessionType::Agent => &mut session.agent_data,
-        SessionType::Team => &mut session.team_data,
-        SessionType::Workflow => &mut session.workflow_data,
     }
 }
 
@@ -94,6 +87,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::session::SessionType;
 
     #[test]
     fn the_given_columns_are_parsed_into_the_runners_column() {

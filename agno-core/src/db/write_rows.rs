@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::db::{DbError, SavedJson};
 use crate::run::RunOutput;
-use crate::session::{Session, SessionType};
+use crate::session::Session;
 
 /// A JSON column as text (`None` stays `NULL`).
 pub(crate) fn json_text(value: Option<&Value>) -> Result<Option<String>, DbError> {
@@ -70,11 +70,7 @@ impl SessionRow {
                 row.session_data = Some(text.to_owned());
             }
             if let Some(text) = json.runner_data {
-                let column = match session.session_type {
-                    SessionType::Agent => &mut row.agent_data,
-                    SessionType::Team => &mut row.team_data,
-                    SessionType::Workflow => &mut row.workflow_data,
-                };
+                let column = session.session_type.pick(&mut row.agent_data, &mut row.team_data, &mut row.workflow_data);
                 *column = Some(text.to_owned());
             }
         }

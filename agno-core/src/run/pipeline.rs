@@ -875,7 +875,8 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
     output.events = emitter.stored.take();
     // Background hooks queued in the run's own transaction (a database with a durable queue)
     // are run by a worker of any process.
-    let durable = (!background.is_empty() || !child_jobs.is_empty())
+    let has_jobs = !background.is_empty() || !child_jobs.is_empty();
+    let durable = has_jobs
         && mode.scheduler.as_ref().is_some_and(|s| s.durable())
         && common.db.as_ref().is_some_and(|db| db.hook_queue().is_some());
     // The session row, for a top-level run that stores (taken before the context is shared).
@@ -895,7 +896,7 @@ async fn run_to_end(run: RunBuilder, sink: Option<EventSink>, handover: Option<&
     // run goes on in once its commit is answered (the one that then hands them to their task),
     // not the one it started on: glibc frees another thread's memory under a lock. A child's
     // copies are still made in the child, before its parent's save.
-    let run_context = (!background.is_empty() || !child_jobs.is_empty()).then(|| Arc::new(run_context));
+    let run_context = has_jobs.then(|| Arc::new(run_context));
     let mut own_jobs = Some((background, child_jobs));
     let mut jobs_now = || match (&run_context, own_jobs.take()) {
         (Some(run_context), Some((background, child_jobs))) => {

@@ -141,11 +141,8 @@ mod tests {
             assert_eq!(run, "{}");
             assert_eq!(values.session.session_data, Some(json!({"session_state": {"n": 1}})));
             assert_eq!(serde_json::from_str::<Value>(&session_text).unwrap(), json!({"session_state": {"n": 1}}));
-            let runner_value = match kind {
-                SessionType::Agent => values.session.agent_data,
-                SessionType::Team => values.session.team_data,
-                SessionType::Workflow => values.session.workflow_data,
-            };
+            let runner_value =
+                kind.pick(values.session.agent_data, values.session.team_data, values.session.workflow_data);
             // The text is the value as `serde_json` writes it, byte for byte.
             assert_eq!(runner_value.as_ref().map(Value::to_string), Some(runner_text), "{kind:?}");
             assert_eq!(text.session.session_data, None);
